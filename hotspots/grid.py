@@ -15,8 +15,11 @@ import pyarrow as pa
 import shapely
 from h3ronpy import vector as h3vector
 
+from pyproj import Transformer
+
 from hotspots.errors import SchemaError
-from hotspots.schema import CELL_ID, H3_RESOLUTIONS, WGS84, WORKING_CRS
+from hotspots.geocode import Areas
+from hotspots.schema import BOROUGH, BOROUGH_CODE, CELL_ID, H3_RESOLUTIONS, WGS84, WORKING_CRS
 
 
 def check_resolution(resolution: int) -> int:
@@ -96,10 +99,21 @@ def cell_centres(cell_ids: pd.Index | list[str]) -> pd.DataFrame:
     return pd.DataFrame({"lon": latlng[:, 1], "lat": latlng[:, 0]}, index=ids)
 
 
-def cells_covering(
-    boundary: gpd.GeoDataFrame | gpd.GeoSeries, *, resolution: int
-) -> pd.Index:
-    """Every H3 cell whose centre lies in the study area (cells with no incidents too).
+def _h3_shapes(boundary: gpd.GeoSeries) -> list[h3.LatLngPoly]:
+    shape = shapely.make_valid(shapely.union_all(boundary.to_crs(WGS84).to_numpy()))
+    polygons = shapely.get_parts(shape)
+    out = []
+    for polygon in polygons:
+        if polygon.geom_type != "Polygon" or polygon.is_empty:
+            continue
+        outer = [(lat, lng) for lng, lat in polygon.exterior.coords]
+        holes = [[(lat, lng) for lng, lat in ring.coords] for ring in polygon.interiors]
+        out.append(h3.LatLngPoly(outer, *holes))
+    return out
+
+
+def cells_covering(boundary: gpd.GeoSeries, *, resolution: int) -> pd.Index:
+    """Every H3 cell that overlaps the study area (so every point inside has a cell).
 
     Parameters
     ----------
@@ -109,14 +123,53 @@ def cells_covering(
         H3 resolution.
     """
     check_resolution(resolution)
-    shape = shapely.union_all(boundary.to_crs(WGS84).geometry.to_numpy())
-    shape = shapely.make_valid(shape)
-    polygons = list(shape.geoms) if hasattr(shape, "geoms") else [shape]
     cells: set[str] = set()
-    for polygon in polygons:
-        if polygon.geom_type != "Polygon" or polygon.is_empty:
-            continue
-        outer = [(lat, lng) for lng, lat in polygon.exterior.coords]
-        holes = [[(lat, lng) for lng, lat in ring.coords] for ring in polygon.interiors]
-        cells.update(h3.polygon_to_cells(h3.LatLngPoly(outer, *holes), resolution))
+    for shape in _h3_shapes(boundary):
+        cells.update(h3.polygon_to_cells_experimental(shape, resolution, contain="overlap"))
     return pd.Index(sorted(cells), name=CELL_ID)
+
+
+def make_grid(areas: Areas, *, resolution: int = 9) -> gpd.GeoDataFrame:
+    """All H3 cells over the study area, each with the area holding its centre.
+
+    Cells with no incidents are included, so statistics see the zeros. A cell whose
+    centre is outside every area (an edge cell over the river, say) is given the
+    nearest area.
+
+    Parameters
+    ----------
+    areas
+        Study areas (e.g. :func:`hotspots.boundaries.london_boroughs`).
+    resolution
+        H3 resolution, 8 to 11.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed by ``cell_id`` (sorted), with ``borough_code``, ``borough``, ``lon``,
+        ``lat`` (centre, WGS84), ``area_km2`` and hexagon ``geometry`` in the areas' CRS.
+    """
+    from hotspots.geocode import assign_areas
+
+    ids = cells_covering(areas.polygons.geometry, resolution=resolution)
+    centres = cell_centres(ids)
+    crs = areas.polygons.crs
+    polygons = cell_polygons(ids, crs=crs)
+    transformer = Transformer.from_crs(WGS84, crs, always_xy=True)
+    x, y = transformer.transform(centres["lon"].to_numpy(), centres["lat"].to_numpy())
+    edge_m = h3.average_hexagon_edge_length(resolution, unit="m")
+    where = assign_areas(np.asarray(x), np.asarray(y), areas, snap_m=4 * edge_m).index
+    codes = np.where(where >= 0, areas.codes[np.maximum(where, 0)], None)
+    names = np.where(where >= 0, areas.names[np.maximum(where, 0)], None)
+    return gpd.GeoDataFrame(
+        {
+            BOROUGH_CODE: pd.array(codes, dtype="string"),
+            BOROUGH: pd.array(names, dtype="string"),
+            "lon": centres["lon"].to_numpy(),
+            "lat": centres["lat"].to_numpy(),
+            "area_km2": [h3.cell_area(c, unit="km^2") for c in ids],
+        },
+        geometry=polygons.geometry.to_numpy(),
+        index=ids,
+        crs=crs,
+    )

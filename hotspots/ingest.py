@@ -56,7 +56,7 @@ from hotspots.grid import cell_strings, cells_from_lonlat, check_resolution
 from hotspots.harm import HarmTable
 from hotspots.sources import Chunk, Source, find_sources, iter_chunks, read_header
 
-NOT_SELECTED = "not_selected"
+NOT_SELECTED = schema.NOT_SELECTED
 LOCAL_TZ = "Europe/London"
 _MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 _REASONS = (

@@ -131,6 +131,9 @@ BAD_MONTH = "bad_month"
 UNPARSEABLE_TIME = "unparseable_time"
 DUPLICATE_ID = "duplicate_id"
 MALFORMED_ROW = "malformed_row"
+INVALID_COUNT = "invalid_count"
+UNKNOWN_AREA = "unknown_area"
+NOT_SELECTED = "not_selected"
 
 REJECT_REASONS: dict[str, str] = {
     MISSING_COORDINATES: "no longitude/latitude (or x/y) given, so the row cannot be placed",
@@ -145,6 +148,9 @@ REJECT_REASONS: dict[str, str] = {
     DUPLICATE_ID: "the same Crime ID was already accepted from this file (data.police.uk "
     "publishes some crimes more than once in a month)",
     MALFORMED_ROW: "the CSV line has the wrong number of fields",
+    INVALID_COUNT: "an area-count row holds a month value that is not a whole number >= 0",
+    UNKNOWN_AREA: "an area-count row names an area code that is not in the boundary layer",
+    NOT_SELECTED: "outside the requested months or crime types (kept out on purpose)",
 }
 
 REJECT_COLUMNS = ("source_file", "source_row", "reason", "detail", "raw")

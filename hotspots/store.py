@@ -73,10 +73,12 @@ class StoreWriter:
         """Append rows, split by their ``month``."""
         if table.num_rows == 0:
             return
+        months = table.column(schema.MONTH)
+        # the month lives in the folder name (hive partitioning), not in the file
+        table = table.drop_columns([schema.MONTH])
         if self._schema is None:
             self._schema = table.schema.with_metadata({b"geo": self._metadata})
         table = table.cast(self._schema)
-        months = table.column(schema.MONTH)
         for month in pc.unique(months).to_pylist():
             part = table.filter(pc.equal(months, month))
             writer = self._writers.get(month)
@@ -134,7 +136,8 @@ def read_store(
         root = root / dataset
     if not root.is_dir():
         raise InputError(f"no {dataset} store at {path}; run 'hotspots ingest ... --out {path}'.")
-    dataset_obj = ds.dataset(root, format="parquet", partitioning="hive")
+    partitioning = ds.partitioning(pa.schema([(schema.MONTH, pa.string())]), flavor="hive")
+    dataset_obj = ds.dataset(root, format="parquet", partitioning=partitioning)
     filters = None
     if months is not None:
         filters = (ds.field(schema.MONTH) >= months[0]) & (ds.field(schema.MONTH) <= months[1])

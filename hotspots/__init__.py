@@ -1,0 +1,68 @@
+"""hotspots: harm hotspots, patrol tasking and stop-and-search reviews from police data.
+
+The public API, listed explicitly::
+
+    from hotspots import read_incidents, london_settings, make_grid, count_in_cells
+"""
+
+from hotspots.area_counts import AreaCounts, read_area_counts, totals_by_area
+from hotspots.boundaries import custom_layers, london_boroughs, london_layers, london_lsoas, london_wards
+from hotspots.density import count_in_cells
+from hotspots.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
+from hotspots.geocode import Areas, areas_from_frame, assign_areas, read_areas
+from hotspots.grid import cell_polygons, cells_from_lonlat, make_grid
+from hotspots.harm import HarmTable, default_harm_table, read_harm_table
+from hotspots.ingest import (
+    IngestSettings,
+    Layers,
+    Loaded,
+    Selection,
+    london_settings,
+    parse_months,
+    read_incidents,
+    read_searches,
+)
+from hotspots.maps import draw_harm_map
+from hotspots.pipeline import IngestResult, ingest
+from hotspots.store import read_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AreaCounts",
+    "Areas",
+    "CRSError",
+    "HarmTable",
+    "HotspotsError",
+    "HotspotsWarning",
+    "IngestResult",
+    "IngestSettings",
+    "InputError",
+    "Layers",
+    "Loaded",
+    "SchemaError",
+    "Selection",
+    "areas_from_frame",
+    "assign_areas",
+    "cell_polygons",
+    "cells_from_lonlat",
+    "count_in_cells",
+    "custom_layers",
+    "default_harm_table",
+    "draw_harm_map",
+    "ingest",
+    "london_boroughs",
+    "london_layers",
+    "london_lsoas",
+    "london_settings",
+    "london_wards",
+    "make_grid",
+    "parse_months",
+    "read_area_counts",
+    "read_areas",
+    "read_harm_table",
+    "read_incidents",
+    "read_searches",
+    "read_store",
+    "totals_by_area",
+]

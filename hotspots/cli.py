@@ -1,0 +1,225 @@
+"""Command line: a thin layer over the public functions.
+
+Exit codes: 0 success; 2 bad input or usage, with a one-line message and no traceback.
+An unexpected bug keeps its traceback so that it can be reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hotspots import schema
+from hotspots.errors import HotspotsError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _Group(click.Group):
+    """Turn HotspotsError (and OS errors on inputs) into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HotspotsError as exc:
+            err_console.print(f"[bold red]error:[/] {click.style(str(exc), bold=False)}", markup=True, soft_wrap=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: no partial output was left under final names")
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="hotspots")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """Harm hotspots, patrol tasking and stop-and-search reviews from police data."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+@contextmanager
+def _progress(total_bytes: int, label: str) -> Iterator[object]:
+    quiet = not sys.stderr.isatty()
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(label, total=max(total_bytes, 1))
+        yield lambda done: progress.update(task, completed=done)
+
+
+def _ingest_options(func):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--areas", type=click.Path(), help="Boundary file of the study area (default: London boroughs)."),
+        click.option("--area-code", default=None, help="Column of --areas with a unique code per area."),
+        click.option("--area-name", default=None, help="Column of --areas with the area name."),
+        click.option("--columns", "columns", default=None, help="Map a generic table: 'offence=Type,occurred_at=Date,lon=Lon,lat=Lat' (or x=,y=)."),
+        click.option("--crs", default="EPSG:27700", show_default=True, help="CRS of x/y columns in --columns."),
+        click.option("--timezone", default="Europe/London", show_default=True, help="Time zone of date-times without one."),
+        click.option("--harm", "harm_path", type=click.Path(), default=None, help="CSV with columns offence,harm replacing the bundled CCHI weights."),
+        click.option("--resolution", type=int, default=schema.DEFAULT_H3_RESOLUTION, show_default=True, help="H3 resolution (8-11)."),
+        click.option("--months", default=None, help="Inclusive month range, e.g. 2023-01..2023-12."),
+        click.option("--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeatable)."),
+        click.option("--wards/--no-wards", default=False, show_default=True, help="Also assign London wards (Dec 2024)."),
+        click.option("--lsoas/--no-lsoas", default=False, show_default=True, help="Also assign London LSOAs (2021)."),
+        click.option("--snap-m", type=float, default=50.0, show_default=True, help="Give points this close outside every area to the nearest area."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def settings_from_options(
+    *,
+    areas: str | None,
+    area_code: str | None,
+    area_name: str | None,
+    columns: str | None,
+    crs: str,
+    timezone: str,
+    harm_path: str | None,
+    resolution: int,
+    months: str | None,
+    crime_types: Sequence[str],
+    wards: bool,
+    lsoas: bool,
+    snap_m: float,
+):  # type: ignore[no-untyped-def]
+    """Build :class:`hotspots.ingest.IngestSettings` from command-line options."""
+    from hotspots.boundaries import custom_layers, london_layers
+    from hotspots.errors import SchemaError
+    from hotspots.formats import parse_column_map
+    from hotspots.grid import check_resolution
+    from hotspots.harm import default_harm_table, read_harm_table
+    from hotspots.ingest import IngestSettings, Selection, parse_months
+
+    check_resolution(resolution)
+    if areas:
+        if not area_code:
+            raise SchemaError("--areas needs --area-code naming the column with a unique code per area.")
+        layers = custom_layers(areas, code_column=area_code, name_column=area_name)
+        if wards or lsoas:
+            raise SchemaError("--wards/--lsoas are London layers; leave them off with --areas.")
+    else:
+        layers = london_layers(with_wards=wards, with_lsoas=lsoas)
+    column_map = parse_column_map(columns, crs=crs, timezone=timezone) if columns else None
+    harm = read_harm_table(harm_path) if harm_path else default_harm_table("police_uk")
+    selection = Selection(months=parse_months(months), crime_types=tuple(crime_types) or None)
+    return IngestSettings(
+        layers=layers,
+        harm=harm,
+        resolution=resolution,
+        snap_m=snap_m,
+        selection=selection,
+        column_map=column_map,
+    )
+
+
+def print_ingest_summary(result, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """One screen: rows, rejects by reason, notes, months and where things went."""
+    read, accepted, rejected = result.rows_read, result.accepted, result.rejected
+    ok = "holds" if accepted + rejected == read else "BROKEN"
+    console.print(
+        f"[bold]Read {read:,} rows[/] from {len(result.reports)} file(s): "
+        f"accepted {accepted:,} + rejected {rejected:,} = {accepted + rejected:,} ({ok})"
+    )
+    rate = read / seconds if seconds > 0 else 0.0
+    console.print(f"Took {seconds:.1f} s ({rate:,.0f} rows/s).")
+    manifest = result.manifest
+    if manifest["rejects_by_reason"]:
+        table = Table(title="Rejected rows by reason (details in rejects.csv)", title_justify="left")
+        table.add_column("reason")
+        table.add_column("rows", justify="right")
+        table.add_column("meaning")
+        for reason, count in manifest["rejects_by_reason"].items():
+            table.add_row(reason, f"{count:,}", schema.REJECT_REASONS.get(reason, ""))
+        console.print(table)
+    notes = manifest["notes"]
+    if notes:
+        table = Table(title="Kept, but counted", title_justify="left")
+        table.add_column("note")
+        table.add_column("rows", justify="right")
+        for note, count in notes.items():
+            table.add_row(note, f"{count:,}")
+        console.print(table)
+    for name, store in manifest["store"].items():
+        if store["rows"]:
+            console.print(
+                f"{name}: {store['rows']:,} rows in {store['months']} month partition(s), "
+                f"{store['first_month']} .. {store['last_month']} -> {store['path']}"
+            )
+    console.print(f"Harm weights: {manifest['parameters']['harm_table']}")
+    console.print(f"Wrote {result.out_dir / 'rejects.csv'} and {result.out_dir / 'manifest.json'}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run's output in --out.")
+@_ingest_options
+def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: object) -> None:
+    """Validate, geocode and harm-weight INPUT files into a GeoParquet store.
+
+    INPUT is a file (.csv, .csv.gz, .parquet), a folder (searched recursively), a glob or
+    a data.police.uk zip archive. Street-crime and stop-and-search files may be mixed.
+    """
+    from hotspots.pipeline import ingest as run_ingest
+    from hotspots.sources import find_sources
+
+    settings = settings_from_options(**options)  # type: ignore[arg-type]
+    sources = find_sources(inputs)
+    start = time.perf_counter()
+    with _progress(sum(s.size_bytes for s in sources), "ingest") as update:
+        result = run_ingest(
+            inputs, out_dir, settings=settings, overwrite=overwrite, on_progress=update, sources=sources
+        )
+    print_ingest_summary(result, time.perf_counter() - start)
+
+
+@main.command()
+@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(), help="Output folder.")
+@click.option("--resolution", type=int, default=schema.DEFAULT_H3_RESOLUTION, show_default=True, help="H3 resolution (8-11).")
+def demo(out_dir: str, resolution: int) -> None:
+    """Run the pipeline on the bundled real London data (no network needed)."""
+    from hotspots.demo import demo_inputs, run_demo
+    from hotspots.sources import find_sources
+
+    total = sum(s.size_bytes for s in find_sources(demo_inputs()))
+    with _progress(total, "demo: ingest") as update:
+        result = run_demo(out_dir, resolution=resolution, on_progress=update)
+    print_ingest_summary(result.ingest, result.seconds)
+    cells = result.cells
+    top = cells.sort_values("harm_sum", ascending=False).head(5)
+    console.print(
+        f"[bold]Harm per H3 cell[/] (resolution {resolution}): {len(cells):,} cells over London, "
+        f"{int((cells['incident_count'] > 0).sum()):,} with incidents."
+    )
+    table = Table(title="Top 5 cells by harm", title_justify="left")
+    for column in ("cell", "borough", "incidents", "harm (days)"):
+        table.add_column(column)
+    for cell_id, row in top.iterrows():
+        table.add_row(str(cell_id), str(row["borough"]), f"{row['incident_count']:,}", f"{row['harm_sum']:,.0f}")
+    console.print(table)
+    for name, path in result.files.items():
+        size = Path(path).stat().st_size / 1e6
+        console.print(f"{name}: {path} ({size:.1f} MB)")
+    console.print(f"Demo finished in {result.seconds:.1f} s. Open {result.files['map']} in a browser.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,342 @@
+"""folium maps from result frames. This module styles data; it computes nothing.
+
+Maps work offline: Leaflet's JavaScript and CSS come from the ``xstatic-leaflet`` package
+and are inlined into the page, the default CDN scripts (jQuery, Bootstrap, awesome
+markers) are not used, and tiles are optional (``tiles=None`` gives a plain background
+with boundaries, which is the default so that maps render with no network).
+
+Colours are ColorBrewer sequential schemes that stay readable with colour-blindness.
+Every string from the input is HTML-escaped before it reaches a tooltip or popup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+from branca.element import Template
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from hotspots import schema
+
+# ColorBrewer YlOrRd (6) for harm per cell, PuBu (6) for area counts: colour-blind safe
+HARM_COLOURS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+AREA_COLOURS = ("#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#2b8cbe", "#045a8d")
+BOUNDARY_COLOUR = "#252525"
+COORD_DECIMALS = 5
+"""5 decimals is about 1 m."""
+DEFAULT_MIN_COUNT = 5
+
+
+def _leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JS and CSS text from the xstatic-leaflet package."""
+    from xstatic.pkg import leaflet
+
+    base = Path(leaflet.BASE_DIR)
+    return (base / "leaflet.js").read_text(encoding="utf-8"), (base / "leaflet.css").read_text(
+        encoding="utf-8"
+    )
+
+
+def offline_map(*, location: tuple[float, float], zoom_start: int, tiles: str | None) -> folium.Map:
+    """A folium Map whose scripts are all inlined, so it renders from ``file://`` offline."""
+    fmap = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None, control_scale=True)
+    fmap.default_js = []
+    fmap.default_css = []
+    js, css = _leaflet_assets()
+    # images referenced by leaflet.css (layer icons) are not needed: the control is expanded
+    header = fmap.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css", index=0)
+    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js", index=1)
+    if tiles:
+        folium.TileLayer(tiles, name="Background map (needs internet)", control=True).add_to(fmap)
+    return fmap
+
+
+def _round_geometry(geometries: gpd.GeoSeries, decimals: int = COORD_DECIMALS) -> gpd.GeoSeries:
+    """Reproject to WGS84 and round coordinates (5 decimals is about 1 m)."""
+    wgs = geometries.to_crs(schema.WGS84)
+    rounded = shapely.set_precision(wgs.to_numpy(), 10**-decimals)
+    return gpd.GeoSeries(rounded, index=wgs.index, crs=schema.WGS84)
+
+
+def class_breaks(values: pd.Series, n_classes: int = 6) -> np.ndarray:
+    """Quantile class breaks of the positive values (upper bounds, the last is the max)."""
+    positive = values[values > 0]
+    if positive.empty:
+        return np.array([0.0])
+    qs = np.quantile(positive, np.linspace(0, 1, n_classes + 1)[1:])
+    return np.unique(qs)
+
+
+def class_of(values: pd.Series, breaks: np.ndarray, n_colours: int) -> list[int | None]:
+    """Colour class per value (None for zero: not drawn); few breaks use the darker end."""
+    idx = np.searchsorted(breaks, values.to_numpy(), side="left")
+    offset = n_colours - len(breaks)
+    return [
+        None if v <= 0 else min(int(i) + offset, n_colours - 1)
+        for v, i in zip(values, idx, strict=True)
+    ]
+
+
+def _harm_text(count: float, harm: float, min_count: int) -> str:
+    return "suppressed" if 0 < count < min_count else f"{harm:,.0f}"
+
+
+def suppress(count: float | int, min_count: int) -> str:
+    """A count for publication: the number, or ``"fewer than N"`` below the threshold."""
+    count = int(count)
+    if 0 < count < min_count:
+        return f"fewer than {min_count}"
+    return f"{count:,}"
+
+
+@dataclass(frozen=True)
+class Legend:
+    """An HTML legend box: title, unit and (colour, label) rows."""
+
+    title: str
+    rows: list[tuple[str, str]]
+
+    def html(self) -> str:
+        """The legend as an HTML fragment (text escaped)."""
+        items = "".join(
+            f'<div><span style="background:{colour};display:inline-block;width:14px;height:14px;'
+            f'margin-right:6px;border:1px solid #777;vertical-align:middle"></span>'
+            f"{html.escape(label)}</div>"
+            for colour, label in self.rows
+        )
+        return f'<div class="hs-legend-block"><b>{html.escape(self.title)}</b>{items}</div>'
+
+
+def _legend_rows(breaks: np.ndarray, colours: tuple[str, ...], unit: str) -> list[tuple[str, str]]:
+    offset = len(colours) - len(breaks)
+    rows = []
+    lower = 0.0
+    for i, upper in enumerate(breaks):
+        rows.append((colours[i + offset], f"{lower:,.0f} – {upper:,.0f} {unit}"))
+        lower = upper
+    return rows
+
+
+def add_title_and_legends(fmap: folium.Map, *, title: str, subtitle: str, legends: list[Legend], note: str) -> None:
+    """Put a title box (top) and a legend box (bottom right) on the map."""
+    title_html = (
+        '<div id="hs-title" style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
+        'padding:6px 10px;border:1px solid #999;border-radius:4px;font:14px sans-serif;max-width:60%">'
+        f"<b>{html.escape(title)}</b><br><span style='font-size:12px'>{html.escape(subtitle)}</span></div>"
+    )
+    legend_html = (
+        '<div id="hs-legend" style="position:fixed;bottom:20px;right:10px;z-index:1000;background:white;'
+        'padding:8px 10px;border:1px solid #999;border-radius:4px;font:12px sans-serif;max-width:320px">'
+        + "".join(legend.html() for legend in legends)
+        + f"<div style='margin-top:6px;color:#444'>{html.escape(note)}</div></div>"
+    )
+    root = fmap.get_root()
+    root.html.add_child(folium.Element(title_html))
+    root.html.add_child(folium.Element(legend_html))
+
+
+def _encode_rings(geometry: shapely.Geometry, scale: int) -> list[list[list[int]]]:
+    """Polygon parts -> rings -> delta-encoded integer coordinates (lon, lat interleaved)."""
+    parts = shapely.get_parts(geometry)
+    encoded = []
+    for part in parts:
+        rings = [part.exterior, *part.interiors]
+        out_rings = []
+        for ring in rings:
+            coords = np.round(np.asarray(ring.coords)[:-1] * scale).astype(np.int64)
+            if len(coords) < 3:
+                continue
+            deltas = np.vstack([coords[:1], np.diff(coords, axis=0)])
+            out_rings.append(deltas.reshape(-1).tolist())
+        if out_rings:
+            encoded.append(out_rings)
+    return encoded
+
+
+class CompactPolygons(folium.map.Layer):
+    """A polygon layer shipped as delta-encoded integers and decoded in the browser.
+
+    Plain GeoJSON of 11,000 hexagons is about 4 MB; this encoding is about a third of
+    that, which keeps a London map under 5 MB. Each feature has a class (its colour) and
+    a tooltip of (label, value) rows; every value is HTML-escaped here, in Python.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function() {
+            var data = {{ this.payload }};
+            var group = L.featureGroup();
+            var scale = data.scale;
+            for (var i = 0; i < data.shapes.length; i++) {
+                var latlngs = data.shapes[i].map(function(part) {
+                    return part.map(function(ring) {
+                        var out = [], x = 0, y = 0;
+                        for (var k = 0; k < ring.length; k += 2) {
+                            x += ring[k]; y += ring[k + 1];
+                            out.push([y / scale, x / scale]);
+                        }
+                        return out;
+                    });
+                });
+                var style = data.styles[data.classes[i]];
+                var polygon = L.polygon(latlngs, style);
+                var rows = data.tooltips[i].map(function(v, j) {
+                    return "<tr><th style='text-align:left;padding-right:6px'>" + data.labels[j] +
+                        "</th><td>" + v + "</td></tr>";
+                }).join("");
+                polygon.bindTooltip("<table>" + rows + "</table>", {sticky: true});
+                polygon.on("mouseover", function(e) { e.target.setStyle({weight: 2, color: "#000"}); });
+                polygon.on("mouseout", (function(s) {
+                    return function(e) { e.target.setStyle(s); };
+                })(style));
+                group.addLayer(polygon);
+            }
+            return group;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        frame: gpd.GeoDataFrame,
+        *,
+        name: str,
+        classes: list[int | None],
+        colours: tuple[str, ...],
+        labels: list[str],
+        tooltips: list[list[str]],
+        show: bool = True,
+        line_weight: float = 0.3,
+        decimals: int = 5,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CompactPolygons"
+        scale = 10**decimals
+        geometry = frame.geometry.to_crs(schema.WGS84).to_numpy()
+        shapes, kept_classes, kept_tips = [], [], []
+        for geom, cls, tips in zip(geometry, classes, tooltips, strict=True):
+            if cls is None or geom is None or geom.is_empty:
+                continue
+            shapes.append(_encode_rings(geom, scale))
+            kept_classes.append(int(cls))
+            kept_tips.append([html.escape(str(t)) for t in tips])
+        styles = [
+            {"color": "#555555", "weight": line_weight, "fillColor": c, "fillOpacity": 0.75}
+            for c in colours
+        ]
+        payload = {
+            "scale": scale,
+            "shapes": shapes,
+            "classes": kept_classes,
+            "styles": styles,
+            "labels": [html.escape(label) for label in labels],
+            "tooltips": kept_tips,
+        }
+        self.feature_count = len(shapes)
+        self.payload = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+
+
+def draw_harm_map(
+    cells: gpd.GeoDataFrame,
+    *,
+    boroughs: gpd.GeoDataFrame,
+    title: str,
+    period: str,
+    harm_table: str,
+    areas: gpd.GeoDataFrame | None = None,
+    areas_label: str = "Violence per LSOA",
+    areas_period: str = "",
+    min_count: int = DEFAULT_MIN_COUNT,
+    tiles: str | None = None,
+) -> folium.Map:
+    """London (or any force) harm map: harm per H3 cell, optional area counts, boundaries.
+
+    Parameters
+    ----------
+    cells
+        From :func:`hotspots.density.count_in_cells`: ``incident_count``, ``harm_sum``,
+        ``borough``; cells with no harm are not drawn.
+    boroughs
+        Boundary polygons with ``name`` (drawn as outlines).
+    title, period, harm_table
+        Stated in the title box.
+    areas
+        Optional polygons with ``area_name``, ``count`` and ``harm`` (e.g. violence per LSOA).
+    areas_label, areas_period
+        Layer name and period of the area counts.
+    min_count
+        Counts below this are shown as "fewer than N" (disclosure control).
+    tiles
+        A folium tile name for a background map (needs internet), or None.
+    """
+    centre = boroughs.to_crs(schema.WGS84).union_all().centroid
+    fmap = offline_map(location=(centre.y, centre.x), zoom_start=10, tiles=tiles)
+    legends = []
+
+    if areas is not None and not areas.empty:
+        breaks = class_breaks(areas["count"])
+        CompactPolygons(
+            areas,
+            name=html.escape(areas_label),
+            classes=class_of(areas["count"], breaks, len(AREA_COLOURS)),
+            colours=AREA_COLOURS,
+            labels=["Area", "Offences", "Harm (CCHI days)"],
+            tooltips=[
+                [name, suppress(c, min_count), _harm_text(c, h, min_count)]
+                for name, c, h in zip(areas["area_name"], areas["count"], areas["harm"], strict=True)
+            ],
+            show=False,
+            line_weight=0.2,
+            decimals=4,
+        ).add_to(fmap)
+        legends.append(Legend(f"{areas_label} ({areas_period})", _legend_rows(breaks, AREA_COLOURS, "offences")))
+
+    breaks = class_breaks(cells["harm_sum"])
+    CompactPolygons(
+        cells,
+        name="Harm per H3 cell",
+        classes=class_of(cells["harm_sum"], breaks, len(HARM_COLOURS)),
+        colours=HARM_COLOURS,
+        labels=["H3 cell", "Borough", "Incidents", "Harm (CCHI days)"],
+        tooltips=[
+            [cell, borough, suppress(c, min_count), _harm_text(c, h, min_count)]
+            for cell, borough, c, h in zip(
+                cells.index, cells["borough"], cells["incident_count"], cells["harm_sum"], strict=True
+            )
+        ],
+    ).add_to(fmap)
+    legends.insert(0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days")))
+
+    outline = boroughs.assign(geometry=_round_geometry(boroughs.geometry))
+    folium.GeoJson(
+        json.loads(outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()),
+        name="Borough boundaries",
+        style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 1.2, "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Borough"]),
+    ).add_to(fmap)
+
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    add_title_and_legends(
+        fmap,
+        title=title,
+        subtitle=f"{period} · harm: {harm_table}",
+        legends=legends,
+        note=(
+            f"Counts below {min_count} are shown as 'fewer than {min_count}'. Points are "
+            "data.police.uk anonymised map points. Contains public sector information licensed "
+            "under the Open Government Licence v3.0."
+        ),
+    )
+    bounds = boroughs.to_crs(schema.WGS84).total_bounds
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return fmap
