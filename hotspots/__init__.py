@@ -23,7 +23,7 @@ from hotspots.ingest import (
     read_searches,
 )
 from hotspots.maps import draw_harm_map
-from hotspots.pipeline import IngestResult, ingest
+from hotspots.pipeline import IngestResult, ingest_to_store
 from hotspots.store import read_store
 
 __version__ = "0.1.0"
@@ -50,7 +50,7 @@ __all__ = [
     "custom_layers",
     "default_harm_table",
     "draw_harm_map",
-    "ingest",
+    "ingest_to_store",
     "london_boroughs",
     "london_layers",
     "london_lsoas",

@@ -178,14 +178,14 @@ def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: ob
     INPUT is a file (.csv, .csv.gz, .parquet), a folder (searched recursively), a glob or
     a data.police.uk zip archive. Street-crime and stop-and-search files may be mixed.
     """
-    from hotspots.pipeline import ingest as run_ingest
+    from hotspots.pipeline import ingest_to_store
     from hotspots.sources import find_sources
 
     settings = settings_from_options(**options)  # type: ignore[arg-type]
     sources = find_sources(inputs)
     start = time.perf_counter()
     with _progress(sum(s.size_bytes for s in sources), "ingest") as update:
-        result = run_ingest(
+        result = ingest_to_store(
             inputs, out_dir, settings=settings, overwrite=overwrite, on_progress=update, sources=sources
         )
     print_ingest_summary(result, time.perf_counter() - start)

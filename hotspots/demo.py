@@ -29,7 +29,7 @@ from hotspots.io import write_csv, write_json
 from hotspots.manifest import Clock, package_versions
 from hotspots.maps import draw_harm_map
 from hotspots.paths import bundled, data_dir
-from hotspots.pipeline import IngestResult, ingest
+from hotspots.pipeline import IngestResult, ingest_to_store
 from hotspots.store import read_store
 
 VIOLENCE = "VIOLENCE AGAINST THE PERSON"
@@ -82,7 +82,7 @@ def run_demo(
     harm = default_harm_table("police_uk")
     settings = IngestSettings(layers=layers, harm=harm, resolution=resolution)
     store_dir = out / "store"
-    ingested = ingest(demo_inputs(), store_dir, settings=settings, overwrite=overwrite, on_progress=on_progress)
+    ingested = ingest_to_store(demo_inputs(), store_dir, settings=settings, overwrite=overwrite, on_progress=on_progress)
 
     incidents = read_store(store_dir, dataset="incidents")
     boroughs = layers.study

@@ -81,6 +81,7 @@ class HarmTable:
         spelled = spelled[~spelled.index.duplicated()]
         codes, uniques = pd.factorize(self._key(offences))
         values = spelled.reindex(uniques).to_numpy(dtype=object)
+        values[pd.isna(values)] = None
         out = np.full(len(offences), None, dtype=object)
         valid = codes >= 0
         out[valid] = values[codes[valid]]

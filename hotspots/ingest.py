@@ -697,20 +697,31 @@ class _FileState:
 def _parse_times(raw: np.ndarray, timezone: str) -> pd.DatetimeIndex:
     """Parse date-time strings to UTC; naive ones are local to ``timezone``.
 
-    Ambiguous or non-existent local times (clock changes) become NaT, so they are
-    rejected rather than guessed.
+    ISO dates (``2024-02-03 14:00``) are read year-month-day; other forms are read the
+    British way, day first (``03/02/2024 14:00`` is 3 February). Ambiguous or non-existent
+    local times (clock changes) become NaT, so they are rejected rather than guessed.
     """
     series = pd.Series(raw, dtype=object).astype(str).str.strip()
-    has_offset = series.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        parsed = pd.to_datetime(series[has_offset], utc=True, errors="coerce", format="ISO8601")
-        out[has_offset] = parsed.dt.as_unit("ns")
-    naive = ~has_offset & (series != "")
-    if naive.any():
-        parsed = pd.to_datetime(series[naive], errors="coerce", format="mixed", dayfirst=True)
-        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        out[naive] = parsed.dt.tz_convert("UTC").dt.as_unit("ns")
+    has_offset = series.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    iso = series.str.match(r"^\d{4}-\d{2}-\d{2}")
+    for mask, aware, options in (
+        (has_offset & iso, True, {"format": "ISO8601"}),
+        (has_offset & ~iso, True, {"format": "mixed", "dayfirst": True}),
+        (~has_offset & iso & (series != ""), False, {"format": "ISO8601"}),
+        (~has_offset & ~iso & (series != ""), False, {"format": "mixed", "dayfirst": True}),
+    ):
+        if not mask.any():
+            continue
+        if aware:
+            parsed = pd.to_datetime(series[mask], utc=True, errors="coerce", **options)
+        else:
+            parsed = pd.to_datetime(series[mask], errors="coerce", **options)
+            if parsed.dt.tz is not None:  # pragma: no cover - offsets are caught above
+                parsed = parsed.dt.tz_convert("UTC")
+            else:
+                parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        out[mask] = parsed.dt.tz_convert("UTC").dt.as_unit("ns")
     return pd.DatetimeIndex(out)
 
 

@@ -80,7 +80,7 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool) -> Path:
     return out
 
 
-def ingest(
+def ingest_to_store(
     inputs: Sequence[str | Path],
     out_dir: str | Path,
     *,

@@ -1,0 +1,99 @@
+"""Small factories for test inputs: data.police.uk-shaped CSV files built from a few rows."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import pytest
+
+from hotspots.formats import SEARCH_COLUMNS, STREET_COLUMNS
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+
+TRAFALGAR = (-0.1281, 51.5080)  # Westminster, E09000033
+BRIXTON = (-0.1146, 51.4613)  # Lambeth, E09000022
+
+
+def street_row(
+    *,
+    crime_id: str = "abc",
+    month: str = "2024-01",
+    lon: float | str = TRAFALGAR[0],
+    lat: float | str = TRAFALGAR[1],
+    crime_type: str = "Burglary",
+    location: str = "On or near Trafalgar Square",
+    lsoa: str = "E01004736",
+) -> dict[str, str]:
+    """One data.police.uk street-crime row (strings, as in the published files)."""
+    return {
+        "Crime ID": crime_id,
+        "Month": month,
+        "Reported by": "Metropolitan Police Service",
+        "Falls within": "Metropolitan Police Service",
+        "Longitude": str(lon),
+        "Latitude": str(lat),
+        "Location": location,
+        "LSOA code": lsoa,
+        "LSOA name": "Westminster 018A",
+        "Crime type": crime_type,
+        "Last outcome category": "Under investigation",
+        "Context": "",
+    }
+
+
+def search_row(
+    *,
+    date: str = "2024-01-15T12:00:00+00:00",
+    lon: float | str = TRAFALGAR[0],
+    lat: float | str = TRAFALGAR[1],
+    ethnicity: str = "White - English/Welsh/Scottish/Northern Irish/British",
+) -> dict[str, str]:
+    """One data.police.uk stop-and-search row."""
+    return {
+        "Type": "Person search",
+        "Date": date,
+        "Part of a policing operation": "False",
+        "Policing operation": "",
+        "Latitude": str(lat),
+        "Longitude": str(lon),
+        "Gender": "Male",
+        "Age range": "18-24",
+        "Self-defined ethnicity": ethnicity,
+        "Officer-defined ethnicity": "White",
+        "Legislation": "Misuse of Drugs Act 1971 (section 23)",
+        "Object of search": "Controlled drugs",
+        "Outcome": "A no further action disposal",
+        "Outcome linked to object of search": "",
+        "Removal of more than just outer clothing": "False",
+    }
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], *, columns=STREET_COLUMNS, gz: bool = False) -> Path:
+    """Write rows as a CSV (optionally gzipped) with the given header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if gz else open
+    with opener(path, "wt", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return path
+
+
+def write_street(path: Path, rows: list[dict[str, str]], **kwargs) -> Path:
+    return write_rows(path, rows, columns=STREET_COLUMNS, **kwargs)
+
+
+def write_search(path: Path, rows: list[dict[str, str]], **kwargs) -> Path:
+    return write_rows(path, rows, columns=SEARCH_COLUMNS, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """London settings (boroughs, CCHI), read once per session."""
+    from hotspots.ingest import london_settings
+
+    return london_settings()
