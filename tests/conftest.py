@@ -97,3 +97,19 @@ def settings():
     from hotspots.ingest import london_settings
 
     return london_settings()
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory):
+    """Run ``hotspots demo`` once per test session; returns (out folder, completed process)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("demo") / "demo-output"
+    result = subprocess.run(
+        [sys.executable, "-m", "hotspots.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out, result

@@ -84,10 +84,10 @@ def test_formula_like_cells_are_neutralised_in_rejects_csv(tmp_path):
 
 
 
-def test_demo_writes_every_file(tmp_path):
-    out = tmp_path / "demo"
-    result = run("demo", "--out", str(out))
+def test_demo_writes_every_file(demo_output):
+    out, result = demo_output
     assert result.returncode == 0, result.stderr
+    assert "accepted" in result.stdout and "(holds)" in result.stdout
     for name in ("map.html", "harm_per_cell.csv", "harm_per_lsoa.csv", "manifest.json", "store/manifest.json"):
         assert (out / name).exists(), name
     assert (out / "map.html").stat().st_size < 5 * 2**20
