@@ -20,6 +20,7 @@ hotspots and the peer). Each figure is the median of ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
@@ -38,7 +40,17 @@ BUNDLED_INPUT = REPO / "data" / "police_uk" / "met_burglary"
 DEFAULT_OUT = REPO / "bench" / "results" / "ingest.json"
 H3_RESOLUTION = 9
 SYNTHETIC_SEED = 20240917
-PACKAGES = ("hotspots", "numpy", "pandas", "geopandas", "shapely", "pyarrow", "pyproj", "h3", "h3ronpy")
+PACKAGES = (
+    "hotspots",
+    "numpy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyarrow",
+    "pyproj",
+    "h3",
+    "h3ronpy",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -104,6 +116,8 @@ def _worker_ingest(args: argparse.Namespace) -> dict:
         "accepted": result.accepted,
         "rejected": result.rejected,
         "store_bytes": store_bytes,
+        "rejects_by_reason": dict(sum((r.rejects_by_reason for r in result.reports), Counter())),
+        "notes": dict(sum((r.notes for r in result.reports), Counter())),
         "memory_before_call": before,
         "memory_peak": _memory(),
     }
@@ -157,7 +171,7 @@ def _worker_peer(args: argparse.Namespace) -> dict:
     ).to_crs(27700)
     points["cell_id"] = [
         h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
-        for lat, lon in zip(points["Latitude"], points["Longitude"])
+        for lat, lon in zip(points["Latitude"], points["Longitude"], strict=True)
     ]
     joined = gpd.sjoin(points, boroughs, predicate="within")
     joined["harm"] = joined["Crime type"].map(harm)
@@ -179,7 +193,9 @@ def _load_lonlat(input_dir: str):
     import numpy as np
     import pandas as pd
 
-    frames = [pd.read_csv(f, usecols=["Longitude", "Latitude"]) for f in _csv_files(Path(input_dir))]
+    frames = [
+        pd.read_csv(f, usecols=["Longitude", "Latitude"]) for f in _csv_files(Path(input_dir))
+    ]
     df = pd.concat(frames, ignore_index=True)
     lon = df["Longitude"].to_numpy(dtype=np.float64)
     lat = df["Latitude"].to_numpy(dtype=np.float64)
@@ -216,7 +232,10 @@ def _worker_h3(args: argparse.Namespace) -> dict:
         return ucells[inverse]
 
     def loop():
-        return [h3.latlng_to_cell(a, b, H3_RESOLUTION) for a, b in zip(lat.tolist(), lon.tolist())]
+        return [
+            h3.latlng_to_cell(a, b, H3_RESOLUTION)
+            for a, b in zip(lat.tolist(), lon.tolist(), strict=True)
+        ]
 
     a_med, a_all, a_out = _timed(vectorised, args.repeat)
     b_med, b_all, b_out = _timed(dedup, args.repeat)
@@ -243,7 +262,6 @@ def _worker_h3(args: argparse.Namespace) -> dict:
 
 def _compare_assignments(codes_a, codes_b, on_boundary, snapped, multi):
     """Agreement between assign_areas codes and sjoin codes (None = no area), with reasons."""
-    import numpy as np
 
     a_none = codes_a == None  # noqa: E711 (object arrays)
     b_none = codes_b == None  # noqa: E711
@@ -382,11 +400,16 @@ def _run_worker(name: str, args: argparse.Namespace, repeat: int = 1) -> dict:
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
-        "--worker", name,
-        "--input", str(args.input),
-        "--repeat", str(repeat),
-        "--synthetic-n", str(args.synthetic_n),
-        "--result-file", result_path,
+        "--worker",
+        name,
+        "--input",
+        str(args.input),
+        "--repeat",
+        str(repeat),
+        "--synthetic-n",
+        str(args.synthetic_n),
+        "--result-file",
+        result_path,
     ]
     t0 = time.perf_counter()
     try:
@@ -424,12 +447,13 @@ def _machine() -> dict:
     except OSError:
         pass
     git = None
-    try:
-        git = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip() or None
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        git = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -465,14 +489,25 @@ def _summarise_runs(runs: list[dict]) -> dict:
 
 
 def _print_table(res: dict) -> None:
-    ing, rin, peer = res["ingest"]["hotspots_ingest"], res["ingest"]["hotspots_read_incidents"], res["ingest"]["peer"]
+    ing, rin, peer = (
+        res["ingest"]["hotspots_ingest"],
+        res["ingest"]["hotspots_read_incidents"],
+        res["ingest"]["peer"],
+    )
     print()
-    print(f"Input: {res['input']['path']}  ({res['input']['files']} files, {ing['rows_read']:,} rows)")
-    print(f"Machine: {res['machine']['cpu_model']}, {res['machine']['cpu_count']} CPUs, "
-          f"Python {res['machine']['python']}")
+    print(
+        f"Input: {res['input']['path']}  ({res['input']['files']} files, {ing['rows_read']:,} rows)"
+    )
+    print(
+        f"Machine: {res['machine']['cpu_model']}, {res['machine']['cpu_count']} CPUs, "
+        f"Python {res['machine']['python']}"
+    )
     print()
     print("1-2. Ingest (median of runs; each run in a fresh process)")
-    header = f"  {'':32s}{'seconds':>9s}{'rows/s':>12s}{'peak RSS MiB':>14s}{'(before call)':>15s}{'peer/this':>11s}"
+    header = (
+        f"  {'':32s}{'seconds':>9s}{'(min-max)':>13s}{'rows/s':>10s}{'peak RSS MiB':>14s}"
+        f"{'(before call)':>15s}{'peer/this':>11s}"
+    )
     print(header)
     for label, r in (
         ("hotspots ingest -> GeoParquet", ing),
@@ -481,15 +516,22 @@ def _print_table(res: dict) -> None:
     ):
         ratio = peer["seconds_median"] / r["seconds_median"]
         print(
-            f"  {label:32s}{r['seconds_median']:9.2f}{r['rows_per_second']:12,.0f}"
+            f"  {label:32s}{r['seconds_median']:9.2f}"
+            f"{'(' + format(min(r['seconds_all']), '.2f') + '-' + format(max(r['seconds_all']), '.2f') + ')':>13s}"
+            f"{r['rows_per_second']:10,.0f}"
             f"{r['peak_rss_mib_median']:14.0f}{r['rss_before_call_mib_median']:15.0f}{ratio:10.2f}x"
         )
-    print(f"  accepted: ingest {ing['runs'][0]['accepted']:,}, read_incidents {rin['runs'][0]['accepted']:,}, "
-          f"peer kept {peer['runs'][0]['rows_kept']:,}")
+    print(
+        f"  accepted: ingest {ing['runs'][0]['accepted']:,}, read_incidents {rin['runs'][0]['accepted']:,}, "
+        f"peer kept {peer['runs'][0]['rows_kept']:,} (of {peer['runs'][0]['rows_with_coordinates']:,} with coordinates)"
+    )
+    print(f"  ingest rejects: {ing['runs'][0]['rejects_by_reason']}")
 
     h = res["h3"]
     print()
-    print(f"3. H3 res {h['resolution']} on {h['points']:,} points ({h['distinct_points']:,} distinct)")
+    print(
+        f"3. H3 res {h['resolution']} on {h['points']:,} points ({h['distinct_points']:,} distinct)"
+    )
     print(f"  {'':40s}{'seconds':>9s}{'loop/this':>11s}")
     for label, key in (
         ("(a) cells_from_lonlat, all rows", "vectorised_seconds"),
@@ -497,7 +539,9 @@ def _print_table(res: dict) -> None:
         ("(c) h3.latlng_to_cell Python loop", "python_loop_seconds"),
     ):
         print(f"  {label:40s}{h[key]:9.3f}{h['python_loop_seconds'] / h[key]:10.1f}x")
-    print(f"  identical cells: (a)=(c) {h['identical_vectorised_vs_loop']}, (b)=(c) {h['identical_dedup_vs_loop']}")
+    print(
+        f"  identical cells: (a)=(c) {h['identical_vectorised_vs_loop']}, (b)=(c) {h['identical_dedup_vs_loop']}"
+    )
 
     print()
     print("4. Borough assignment (EPSG:27700 points)")
@@ -517,25 +561,40 @@ def _print_table(res: dict) -> None:
             f" different area: {ag['differ_both_have_different_area']:,})"
         )
         agn = b["agreement_nosnap"]
-        print(f"    assign_areas(snap_m=0): {b['assign_areas_nosnap_seconds']:.3f} s, "
-              f"sjoin/that {b['sjoin_seconds'] / b['assign_areas_nosnap_seconds']:.1f}x, "
-              f"same {agn['same_fraction']:.5f} (differ {agn['differ']:,}, on boundary "
-              f"{agn['of_which_on_boundary']:,})")
-        print(f"    extra: sjoin on distinct points {b['sjoin_dedup_seconds']:.3f} s "
-              f"({b['sjoin_dedup_seconds'] / b['assign_areas_seconds']:.1f}x ours)")
+        print(
+            f"    assign_areas(snap_m=0): {b['assign_areas_nosnap_seconds']:.3f} s, "
+            f"sjoin/that {b['sjoin_seconds'] / b['assign_areas_nosnap_seconds']:.1f}x, "
+            f"same {agn['same_fraction']:.5f} (differ {agn['differ']:,}, on boundary "
+            f"{agn['of_which_on_boundary']:,})"
+        )
+        print(
+            f"    extra: sjoin on distinct points {b['sjoin_dedup_seconds']:.3f} s "
+            f"({b['sjoin_dedup_seconds'] / b['assign_areas_seconds']:.1f}x ours)"
+        )
     print()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", type=Path, default=None,
-                        help="folder of data.police.uk street CSVs (default: shared Met burglary "
-                             "files if present, else data/police_uk/met_burglary)")
-    parser.add_argument("--repeat", type=int, default=3, help="timings per figure (median reported)")
-    parser.add_argument("--peer-repeat", type=int, default=None,
-                        help="runs of the ingest peer (default: --repeat)")
-    parser.add_argument("--synthetic-n", type=int, default=1_000_000,
-                        help="uniform random points for the synthetic borough case")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=None,
+        help="folder of data.police.uk street CSVs (default: shared Met burglary "
+        "files if present, else data/police_uk/met_burglary)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timings per figure (median reported)"
+    )
+    parser.add_argument(
+        "--peer-repeat", type=int, default=None, help="runs of the ingest peer (default: --repeat)"
+    )
+    parser.add_argument(
+        "--synthetic-n",
+        type=int,
+        default=1_000_000,
+        help="uniform random points for the synthetic borough case",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
@@ -555,8 +614,12 @@ def main(argv: list[str] | None = None) -> int:
     files = _csv_files(args.input)
     started = time.time()
     load_start = os.getloadavg()
-    print(f"Benchmarking {args.input} ({len(files)} files), repeat={args.repeat}, peer repeat={peer_repeat}")
-    print(f"parent process peak RSS {_memory()['ru_maxrss_mib']:.0f} MiB (kept small: children inherit it)")
+    print(
+        f"Benchmarking {args.input} ({len(files)} files), repeat={args.repeat}, peer repeat={peer_repeat}"
+    )
+    print(
+        f"parent process peak RSS {_memory()['ru_maxrss_mib']:.0f} MiB (kept small: children inherit it)"
+    )
 
     runs: dict[str, list[dict]] = {"ingest": [], "read_incidents": [], "peer": []}
     # interleave so that drift in machine load affects all three alike
@@ -577,10 +640,14 @@ def main(argv: list[str] | None = None) -> int:
     peer_s = ingest_summary["peer"]["seconds_median"]
     ratios = {
         "peer_over_ingest": peer_s / ingest_summary["hotspots_ingest"]["seconds_median"],
-        "peer_over_read_incidents": peer_s / ingest_summary["hotspots_read_incidents"]["seconds_median"],
-        "h3_loop_over_vectorised": h3_result["python_loop_seconds"] / h3_result["vectorised_seconds"],
-        "h3_loop_over_vectorised_dedup": h3_result["python_loop_seconds"] / h3_result["vectorised_dedup_seconds"],
-        "h3_vectorised_over_vectorised_dedup": h3_result["vectorised_seconds"] / h3_result["vectorised_dedup_seconds"],
+        "peer_over_read_incidents": peer_s
+        / ingest_summary["hotspots_read_incidents"]["seconds_median"],
+        "h3_loop_over_vectorised": h3_result["python_loop_seconds"]
+        / h3_result["vectorised_seconds"],
+        "h3_loop_over_vectorised_dedup": h3_result["python_loop_seconds"]
+        / h3_result["vectorised_dedup_seconds"],
+        "h3_vectorised_over_vectorised_dedup": h3_result["vectorised_seconds"]
+        / h3_result["vectorised_dedup_seconds"],
         "sjoin_over_assign_areas_real": borough_result["real"]["sjoin_seconds"]
         / borough_result["real"]["assign_areas_seconds"],
         "sjoin_dedup_over_assign_areas_real": borough_result["real"]["sjoin_dedup_seconds"]

@@ -6,7 +6,13 @@ The public API, listed explicitly::
 """
 
 from hotspots.area_counts import AreaCounts, read_area_counts, totals_by_area
-from hotspots.boundaries import custom_layers, london_boroughs, london_layers, london_lsoas, london_wards
+from hotspots.boundaries import (
+    custom_layers,
+    london_boroughs,
+    london_layers,
+    london_lsoas,
+    london_wards,
+)
 from hotspots.density import count_in_cells
 from hotspots.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
 from hotspots.geocode import Areas, areas_from_frame, assign_areas, read_areas

@@ -165,7 +165,10 @@ def read_area_counts(
             "detail": [
                 details[r].format(minor=mn, major=mj)
                 for r, mn, mj in zip(
-                    reason[rejected], wide.loc[rejected, MINOR], wide.loc[rejected, MAJOR], strict=True
+                    reason[rejected],
+                    wide.loc[rejected, MINOR],
+                    wide.loc[rejected, MAJOR],
+                    strict=True,
                 )
             ],
             "raw": list(raw),
@@ -174,7 +177,9 @@ def read_area_counts(
     )
 
     kept = wide.loc[~rejected]
-    borough = kept["borough"] if "borough" in kept else kept.get("lookup_boroughname", kept[name_col])
+    borough = (
+        kept["borough"] if "borough" in kept else kept.get("lookup_boroughname", kept[name_col])
+    )
     long = pd.DataFrame(
         {
             AREA_CODE: np.repeat(kept[code_col].to_numpy(dtype=object), len(month_cols)),

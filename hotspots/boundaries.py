@@ -17,7 +17,7 @@ from hotspots.paths import bundled
 
 
 def london_boroughs() -> Areas:
-    """The 33 London boroughs (GSS code and name), full resolution, in EPSG:27700."""
+    """Read the 33 London boroughs (GSS code and name), full resolution, in EPSG:27700."""
     return read_areas(
         bundled("boroughs", "london_boroughs.geojson"),
         code_column="GSS_CODE",
@@ -62,10 +62,8 @@ def london_layers(*, with_wards: bool = False, with_lsoas: bool = False) -> Laye
     return Layers(study=london_boroughs(), extra=extra, lsoa_vintages=lsoa_vintages())
 
 
-def custom_layers(
-    path: str | Path, *, code_column: str, name_column: str | None = None
-) -> Layers:
-    """A force's own boundary file as the study area."""
+def custom_layers(path: str | Path, *, code_column: str, name_column: str | None = None) -> Layers:
+    """Use a force's own boundary file as the study area."""
     return Layers(
         study=read_areas(path, code_column=code_column, name_column=name_column, kind="area")
     )

@@ -32,7 +32,11 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HotspotsError as exc:
-            err_console.print(f"[bold red]error:[/] {click.style(str(exc), bold=False)}", markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {click.style(str(exc), bold=False)}",
+                markup=True,
+                soft_wrap=True,
+            )
             sys.exit(2)
         except KeyboardInterrupt:
             err_console.print("interrupted: no partial output was left under final names")
@@ -65,19 +69,75 @@ def _progress(total_bytes: int, label: str) -> Iterator[object]:
 
 def _ingest_options(func):  # type: ignore[no-untyped-def]
     options = [
-        click.option("--areas", type=click.Path(), help="Boundary file of the study area (default: London boroughs)."),
-        click.option("--area-code", default=None, help="Column of --areas with a unique code per area."),
+        click.option(
+            "--areas",
+            type=click.Path(),
+            help="Boundary file of the study area (default: London boroughs).",
+        ),
+        click.option(
+            "--area-code", default=None, help="Column of --areas with a unique code per area."
+        ),
         click.option("--area-name", default=None, help="Column of --areas with the area name."),
-        click.option("--columns", "columns", default=None, help="Map a generic table: 'offence=Type,occurred_at=Date,lon=Lon,lat=Lat' (or x=,y=)."),
-        click.option("--crs", default="EPSG:27700", show_default=True, help="CRS of x/y columns in --columns."),
-        click.option("--timezone", default="Europe/London", show_default=True, help="Time zone of date-times without one."),
-        click.option("--harm", "harm_path", type=click.Path(), default=None, help="CSV with columns offence,harm replacing the bundled CCHI weights."),
-        click.option("--resolution", type=int, default=schema.DEFAULT_H3_RESOLUTION, show_default=True, help="H3 resolution (8-11)."),
-        click.option("--months", default=None, help="Inclusive month range, e.g. 2023-01..2023-12."),
-        click.option("--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeatable)."),
-        click.option("--wards/--no-wards", default=False, show_default=True, help="Also assign London wards (Dec 2024)."),
-        click.option("--lsoas/--no-lsoas", default=False, show_default=True, help="Also assign London LSOAs (2021)."),
-        click.option("--snap-m", type=float, default=50.0, show_default=True, help="Give points this close outside every area to the nearest area."),
+        click.option(
+            "--columns",
+            "columns",
+            default=None,
+            help="Map a generic table: 'offence=Type,occurred_at=Date,lon=Lon,lat=Lat' (or x=,y=).",
+        ),
+        click.option(
+            "--crs",
+            default="EPSG:27700",
+            show_default=True,
+            help="CRS of x/y columns in --columns.",
+        ),
+        click.option(
+            "--timezone",
+            default="Europe/London",
+            show_default=True,
+            help="Time zone of date-times without one.",
+        ),
+        click.option(
+            "--harm",
+            "harm_path",
+            type=click.Path(),
+            default=None,
+            help="CSV with columns offence,harm replacing the bundled CCHI weights.",
+        ),
+        click.option(
+            "--resolution",
+            type=int,
+            default=schema.DEFAULT_H3_RESOLUTION,
+            show_default=True,
+            help="H3 resolution (8-11).",
+        ),
+        click.option(
+            "--months", default=None, help="Inclusive month range, e.g. 2023-01..2023-12."
+        ),
+        click.option(
+            "--crime-type",
+            "crime_types",
+            multiple=True,
+            help="Keep only this crime type (repeatable).",
+        ),
+        click.option(
+            "--wards/--no-wards",
+            default=False,
+            show_default=True,
+            help="Also assign London wards (Dec 2024).",
+        ),
+        click.option(
+            "--lsoas/--no-lsoas",
+            default=False,
+            show_default=True,
+            help="Also assign London LSOAs (2021).",
+        ),
+        click.option(
+            "--snap-m",
+            type=float,
+            default=50.0,
+            show_default=True,
+            help="Give points this close outside every area to the nearest area.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -111,7 +171,9 @@ def settings_from_options(
     check_resolution(resolution)
     if areas:
         if not area_code:
-            raise SchemaError("--areas needs --area-code naming the column with a unique code per area.")
+            raise SchemaError(
+                "--areas needs --area-code naming the column with a unique code per area."
+            )
         layers = custom_layers(areas, code_column=area_code, name_column=area_name)
         if wards or lsoas:
             raise SchemaError("--wards/--lsoas are London layers; leave them off with --areas.")
@@ -142,7 +204,9 @@ def print_ingest_summary(result, seconds: float) -> None:  # type: ignore[no-unt
     console.print(f"Took {seconds:.1f} s ({rate:,.0f} rows/s).")
     manifest = result.manifest
     if manifest["rejects_by_reason"]:
-        table = Table(title="Rejected rows by reason (details in rejects.csv)", title_justify="left")
+        table = Table(
+            title="Rejected rows by reason (details in rejects.csv)", title_justify="left"
+        )
         table.add_column("reason")
         table.add_column("rows", justify="right")
         table.add_column("meaning")
@@ -186,14 +250,32 @@ def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: ob
     start = time.perf_counter()
     with _progress(sum(s.size_bytes for s in sources), "ingest") as update:
         result = ingest_to_store(
-            inputs, out_dir, settings=settings, overwrite=overwrite, on_progress=update, sources=sources
+            inputs,
+            out_dir,
+            settings=settings,
+            overwrite=overwrite,
+            on_progress=update,
+            sources=sources,
         )
     print_ingest_summary(result, time.perf_counter() - start)
 
 
 @main.command()
-@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(), help="Output folder.")
-@click.option("--resolution", type=int, default=schema.DEFAULT_H3_RESOLUTION, show_default=True, help="H3 resolution (8-11).")
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(),
+    help="Output folder.",
+)
+@click.option(
+    "--resolution",
+    type=int,
+    default=schema.DEFAULT_H3_RESOLUTION,
+    show_default=True,
+    help="H3 resolution (8-11).",
+)
 def demo(out_dir: str, resolution: int) -> None:
     """Run the pipeline on the bundled real London data (no network needed)."""
     from hotspots.demo import demo_inputs, run_demo
@@ -213,12 +295,19 @@ def demo(out_dir: str, resolution: int) -> None:
     for column in ("cell", "borough", "incidents", "harm (days)"):
         table.add_column(column)
     for cell_id, row in top.iterrows():
-        table.add_row(str(cell_id), str(row["borough"]), f"{row['incident_count']:,}", f"{row['harm_sum']:,.0f}")
+        table.add_row(
+            str(cell_id),
+            str(row["borough"]),
+            f"{row['incident_count']:,}",
+            f"{row['harm_sum']:,.0f}",
+        )
     console.print(table)
     for name, path in result.files.items():
         size = Path(path).stat().st_size / 1e6
         console.print(f"{name}: {path} ({size:.1f} MB)")
-    console.print(f"Demo finished in {result.seconds:.1f} s. Open {result.files['map']} in a browser.")
+    console.print(
+        f"Demo finished in {result.seconds:.1f} s. Open {result.files['map']} in a browser."
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

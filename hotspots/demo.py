@@ -51,7 +51,7 @@ class DemoResult:
 
 
 def demo_inputs() -> list[Path]:
-    """The bundled data.police.uk folders the demo ingests."""
+    """Return the bundled data.police.uk folders the demo ingests."""
     return [bundled("police_uk", name) for name in DEMO_INPUTS]
 
 
@@ -82,7 +82,9 @@ def run_demo(
     harm = default_harm_table("police_uk")
     settings = IngestSettings(layers=layers, harm=harm, resolution=resolution)
     store_dir = out / "store"
-    ingested = ingest_to_store(demo_inputs(), store_dir, settings=settings, overwrite=overwrite, on_progress=on_progress)
+    ingested = ingest_to_store(
+        demo_inputs(), store_dir, settings=settings, overwrite=overwrite, on_progress=on_progress
+    )
 
     incidents = read_store(store_dir, dataset="incidents")
     boroughs = layers.study
@@ -97,10 +99,14 @@ def run_demo(
         key="area_code",
     )
     counts = read_area_counts(
-        bundled("police_uk", "mps_area_counts", LSOA_COUNTS), months=VIOLENCE_MONTHS, majors=(VIOLENCE,)
+        bundled("police_uk", "mps_area_counts", LSOA_COUNTS),
+        months=VIOLENCE_MONTHS,
+        majors=(VIOLENCE,),
     )
     violence = totals_by_area(counts.counts)
-    lsoa_violence = lsoas.join(violence[["count", "harm"]], how="left").fillna({"count": 0, "harm": 0.0})
+    lsoa_violence = lsoas.join(violence[["count", "harm"]], how="left").fillna(
+        {"count": 0, "harm": 0.0}
+    )
     lsoa_violence = lsoa_violence.rename(columns={"name": "area_name"})
 
     files: dict[str, Path] = {}
@@ -108,7 +114,15 @@ def run_demo(
     write_csv(
         files["cells"],
         cells.drop(columns="geometry").reset_index()[
-            [schema.CELL_ID, schema.BOROUGH_CODE, schema.BOROUGH, "lon", "lat", "incident_count", "harm_sum"]
+            [
+                schema.CELL_ID,
+                schema.BOROUGH_CODE,
+                schema.BOROUGH,
+                "lon",
+                "lat",
+                "incident_count",
+                "harm_sum",
+            ]
         ],
     )
     files["lsoa"] = out / "harm_per_lsoa.csv"
@@ -116,7 +130,11 @@ def run_demo(
         files["lsoa"],
         lsoa_incidents.drop(columns="geometry")
         .rename(columns={"name": "lsoa_name"})
-        .join(lsoa_violence[["count", "harm"]].rename(columns={"count": "violence_count", "harm": "violence_harm"}))
+        .join(
+            lsoa_violence[["count", "harm"]].rename(
+                columns={"count": "violence_count", "harm": "violence_harm"}
+            )
+        )
         .reset_index(),
     )
     fmap = draw_harm_map(
@@ -160,7 +178,12 @@ def run_demo(
         },
     )
     return DemoResult(
-        out_dir=out, ingest=ingested, cells=cells, lsoa_violence=lsoa_violence, files=files, seconds=seconds
+        out_dir=out,
+        ingest=ingested,
+        cells=cells,
+        lsoa_violence=lsoa_violence,
+        files=files,
+        seconds=seconds,
     )
 
 

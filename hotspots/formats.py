@@ -99,7 +99,9 @@ class ColumnMap:
         return "x" in self.fields and "y" in self.fields
 
 
-def parse_column_map(text: str, *, crs: str = "EPSG:27700", timezone: str = "Europe/London") -> ColumnMap:
+def parse_column_map(
+    text: str, *, crs: str = "EPSG:27700", timezone: str = "Europe/London"
+) -> ColumnMap:
     """Parse ``"offence=Offence,occurred_at=Date,x=Easting,y=Northing"``.
 
     Raises

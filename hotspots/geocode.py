@@ -261,4 +261,6 @@ def assign_areas(
         found[outside[pt_idx]] = area_idx
         snapped[outside[pt_idx]] = True
 
-    return Assignment(index=found[inverse], on_boundary_mask=on_boundary[inverse], snapped_mask=snapped[inverse])
+    return Assignment(
+        index=found[inverse], on_boundary_mask=on_boundary[inverse], snapped_mask=snapped[inverse]
+    )

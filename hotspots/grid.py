@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 from h3ronpy import vector as h3vector
-
 from pyproj import Transformer
 
 from hotspots.errors import SchemaError
@@ -71,9 +70,7 @@ def cell_ints(cell_ids: pd.Series | np.ndarray) -> np.ndarray:
     return np.array([int(c, 16) for c in np.asarray(cell_ids, dtype=object)], dtype=np.uint64)
 
 
-def cell_polygons(
-    cell_ids: pd.Index | list[str], *, crs: str = WORKING_CRS
-) -> gpd.GeoDataFrame:
+def cell_polygons(cell_ids: pd.Index | list[str], *, crs: str = WORKING_CRS) -> gpd.GeoDataFrame:
     """Hexagon polygons for H3 cells, indexed by ``cell_id``.
 
     Parameters

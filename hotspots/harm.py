@@ -60,9 +60,7 @@ class HarmTable:
     def lookup(self, offences: pd.Series | np.ndarray) -> np.ndarray:
         """Harm per offence label; NaN where the label is not in the table."""
         offences = pd.Series(offences, copy=False)
-        keyed = pd.Series(
-            self.weights.to_numpy(), index=self._key(pd.Series(self.weights.index))
-        )
+        keyed = pd.Series(self.weights.to_numpy(), index=self._key(pd.Series(self.weights.index)))
         keyed = keyed[~keyed.index.duplicated()]
         codes, uniques = pd.factorize(self._key(offences))
         values = keyed.reindex(uniques).to_numpy(dtype=np.float64, na_value=np.nan)
@@ -72,7 +70,7 @@ class HarmTable:
         return out
 
     def canonical(self, offences: pd.Series | np.ndarray) -> np.ndarray:
-        """The table's own spelling of each offence (``None`` where unknown)."""
+        """Return the table's own spelling of each offence (``None`` where unknown)."""
         offences = pd.Series(offences, copy=False)
         spelled = pd.Series(
             self.weights.index.to_numpy(dtype=object),
@@ -145,5 +143,7 @@ def read_harm_table(path: str | Path, *, name: str | None = None) -> HarmTable:
             f"harm table {path}: offence {table[OFFENCE][keys.duplicated()].iloc[0]!r} "
             "appears twice; give each offence one weight."
         )
-    weights = pd.Series(harm.to_numpy(dtype=np.float64), index=table[OFFENCE].to_numpy(dtype=object))
+    weights = pd.Series(
+        harm.to_numpy(dtype=np.float64), index=table[OFFENCE].to_numpy(dtype=object)
+    )
     return HarmTable(weights=weights, name=name or f"user table {path.name}", source=str(path))

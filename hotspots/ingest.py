@@ -227,7 +227,7 @@ class IngestSettings:
 
 
 def _text(table: pa.Table, column: str | None) -> pa.Array:
-    """A column as trimmed UTF-8 text ('' for missing or absent columns)."""
+    """Return a column as trimmed UTF-8 text ('' for missing or absent columns)."""
     if column is None or column not in table.column_names:
         return pa.array([""] * table.num_rows, pa.string())
     array = table.column(column).combine_chunks()
@@ -269,7 +269,7 @@ def _lookup(keys: pa.Array, mapping: dict[str, object], default: object) -> np.n
 
 
 def _raw_json(table: pa.Table, positions: np.ndarray) -> list[str]:
-    """The original fields of some rows, as compact JSON, for the rejects table."""
+    """Serialise the original fields of some rows, as compact JSON, for the rejects table."""
     if len(positions) == 0:
         return []
     subset = table.take(pa.array(positions, type=pa.int64())).to_pylist()
@@ -277,7 +277,7 @@ def _raw_json(table: pa.Table, positions: np.ndarray) -> list[str]:
 
 
 def _detail_for(reason: str, row: dict[str, object]) -> str:
-    """A sentence a person can act on, for one rejected row."""
+    """Write a sentence a person can act on, for one rejected row."""
     if reason == schema.DUPLICATE_ID:
         return f"Crime ID {row['id']!r} already appeared earlier in this file; first kept"
     if reason == schema.BAD_MONTH:
@@ -296,7 +296,13 @@ def _detail_for(reason: str, row: dict[str, object]) -> str:
     if reason == schema.INVALID_COORDINATES:
         lon, lat = row["lon"], row["lat"]
         hint = ""
-        if isinstance(lon, float) and isinstance(lat, float) and 0 <= lon <= 7e5 and 0 <= lat <= 1.3e6 and (abs(lon) > 180 or abs(lat) > 90):
+        if (
+            isinstance(lon, float)
+            and isinstance(lat, float)
+            and 0 <= lon <= 7e5
+            and 0 <= lat <= 1.3e6
+            and (abs(lon) > 180 or abs(lat) > 90)
+        ):
             hint = "; these look like British National Grid metres: map them as x/y with --columns"
         return f"coordinates ({lon}, {lat}) are not valid {row['units']}{hint}"
     if reason == schema.SWAPPED_COORDINATES:
@@ -305,7 +311,9 @@ def _detail_for(reason: str, row: dict[str, object]) -> str:
             "(not corrected silently)"
         )
     if reason == schema.OUTSIDE_STUDY_AREA:
-        return f"point ({row['lon']:.5f}, {row['lat']:.5f}) is outside every area of {row['areas']}"
+        return (
+            f"point ({row['lon']:.5f}, {row['lat']:.5f}) is outside every area of {row['areas']}"
+        )
     return reason
 
 
@@ -333,7 +341,9 @@ class _Engine:
         report.kind = kind
         report.encoding = encoding
         state = _FileState(file_month=month_from_file_name(source.name))
-        for chunk in iter_chunks(source, header=header, encoding=encoding, on_progress=on_progress):
+        for chunk in iter_chunks(
+            source, header=header, encoding=encoding, on_progress=on_progress
+        ):
             processed = self._process_chunk(chunk, source, kind, report, state)
             report.rows_read += chunk.table.num_rows + len(chunk.malformed)
             report.accepted += processed.accepted.num_rows
@@ -380,12 +390,16 @@ class _Engine:
             month = np.asarray(utc.tz_convert(LOCAL_TZ).strftime("%Y-%m"), dtype=object)
             month[bad_time] = ""
             utc_month = np.asarray(utc.strftime("%Y-%m"), dtype=object)
-            report.notes[schema.NOTE_MONTH_FROM_UTC] += int(((utc_month != month) & ~bad_time).sum())
+            report.notes[schema.NOTE_MONTH_FROM_UTC] += int(
+                ((utc_month != month) & ~bad_time).sum()
+            )
             month_arrow = pa.array(month, pa.string())
             info["time"] = raw_time
         else:
             month_arrow = _text(table, "Month" if kind == STREET else self._field("month"))
-            good = _numpy_bool(pc.fill_null(pc.match_substring_regex(month_arrow, _MONTH_RE), False))
+            good = _numpy_bool(
+                pc.fill_null(pc.match_substring_regex(month_arrow, _MONTH_RE), False)
+            )
             fail(~good, schema.BAD_MONTH)
             if state.file_month is not None and kind == STREET:
                 differs = _numpy_bool(pc.not_equal(month_arrow, state.file_month))
@@ -427,7 +441,9 @@ class _Engine:
         else:
             fail(coord_blank, schema.MISSING_COORDINATES)
         with np.errstate(invalid="ignore"):
-            in_range = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+            in_range = (
+                np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+            )
             fail(has_location & ~in_range, schema.INVALID_COORDINATES)
             minx, miny, maxx, maxy = self.settings.layers.bbox_wgs84
             in_box = (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
@@ -451,13 +467,17 @@ class _Engine:
                 first = np.zeros(len(unique_key), dtype=np.int64)
                 first[inverse[::-1]] = np.arange(len(inverse))[::-1]
                 ux, uy = x[placed][first], y[placed][first]
-            assignment = assign_areas(ux, uy, self.settings.layers.study, snap_m=self.settings.snap_m)
+            assignment = assign_areas(
+                ux, uy, self.settings.layers.study, snap_m=self.settings.snap_m
+            )
             area_index[placed] = assignment.index[inverse]
             ucells = cells_from_lonlat(ulon, ulat, resolution=self.settings.resolution)
             cells[placed] = ucells[inverse]
             x_all[placed], y_all[placed] = ux[inverse], uy[inverse]
             weights = np.bincount(inverse, minlength=len(unique_key))
-            report.notes[schema.NOTE_ON_BOUNDARY] += int(weights[assignment.on_boundary_mask].sum())
+            report.notes[schema.NOTE_ON_BOUNDARY] += int(
+                weights[assignment.on_boundary_mask].sum()
+            )
             report.notes[schema.NOTE_SNAPPED] += int(weights[assignment.snapped_mask].sum())
             fail(placed & (area_index < 0), schema.OUTSIDE_STUDY_AREA)
 
@@ -531,7 +551,9 @@ class _Engine:
         areas = Path(self.settings.layers.study.source).name
         for pos, raw in zip(positions, raws, strict=True):
             reason = _REASONS[code[pos]]
-            row = {k: (v[pos].as_py() if isinstance(v, pa.Array) else v[pos]) for k, v in info.items()}
+            row = {
+                k: (v[pos].as_py() if isinstance(v, pa.Array) else v[pos]) for k, v in info.items()
+            }
             row["areas"] = areas
             records.append((source.label, int(rows[pos]), reason, _detail_for(reason, row), raw))
         for line, detail in malformed:
@@ -673,7 +695,7 @@ class _FileState:
     seen_row_hashes: list[np.ndarray] = field(default_factory=list)
 
     def repeated_ids(self, ids: pa.Array, blank: np.ndarray) -> np.ndarray:
-        """True for a non-blank id seen on an earlier line of this file; remembers ids."""
+        """Flag a non-blank id seen on an earlier line of this file; remembers ids."""
         series = pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object)
         repeated = series.duplicated().to_numpy() & ~blank
         if self.seen_ids:
@@ -683,7 +705,7 @@ class _FileState:
         return repeated
 
     def repeated_rows(self, table: pa.Table) -> np.ndarray:
-        """True for a row identical to an earlier row of this file; remembers rows."""
+        """Flag a row identical to an earlier row of this file; remembers rows."""
         if table.num_rows == 0:
             return np.zeros(0, dtype=bool)
         hashes = pd.util.hash_pandas_object(table.to_pandas(), index=False).to_numpy()
@@ -790,7 +812,9 @@ def run_sources(
             on_progress(done_bytes)
 
 
-def frame_from_arrow(table: pa.Table, *, working_crs: str = schema.WORKING_CRS) -> gpd.GeoDataFrame:
+def frame_from_arrow(
+    table: pa.Table, *, working_crs: str = schema.WORKING_CRS
+) -> gpd.GeoDataFrame:
     """Turn accepted rows (arrow, with a point struct ``geometry``) into a tidy GeoDataFrame."""
     geometry = table.column(schema.GEOMETRY).combine_chunks()
     xs = geometry.field("x").to_numpy(zero_copy_only=False)
@@ -803,7 +827,11 @@ def frame_from_arrow(table: pa.Table, *, working_crs: str = schema.WORKING_CRS) 
     frame = table.drop_columns([schema.GEOMETRY]).to_pandas()
     codes, labels = pd.factorize(frame[schema.MONTH])
     periods = pd.PeriodIndex(list(labels), freq="M")
-    frame[schema.MONTH] = pd.Series(periods.take(codes), index=frame.index) if len(codes) else pd.PeriodIndex([], freq="M")
+    frame[schema.MONTH] = (
+        pd.Series(periods.take(codes), index=frame.index)
+        if len(codes)
+        else pd.PeriodIndex([], freq="M")
+    )
     if schema.OFFENCE in frame:
         frame[schema.OFFENCE] = frame[schema.OFFENCE].astype("category")
     frame = frame.set_index(schema.INCIDENT_ID)
@@ -910,7 +938,7 @@ def london_settings(
     with_lsoas: bool = False,
     snap_m: float = DEFAULT_SNAP_M,
 ) -> IngestSettings:
-    """Settings for London: the 33 bundled boroughs, CCHI harm, H3 resolution 9."""
+    """Build settings for London: the 33 bundled boroughs, CCHI harm, H3 resolution 9."""
     from hotspots.boundaries import london_layers
     from hotspots.harm import default_harm_table
 

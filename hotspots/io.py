@@ -32,7 +32,9 @@ def neutralise_cell(value: object) -> object:
 
 
 @contextmanager
-def atomic_path(path: str | Path, *, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_path(
+    path: str | Path, *, mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO]:
     """Open a temporary file next to ``path`` and move it into place only on success.
 
     A crash or Ctrl-C leaves the old file (or none), never a half-written one.
@@ -81,7 +83,9 @@ class CsvAppender:
     def __init__(self, path: str | Path, columns: Iterable[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent
+        )
         self._tmp = Path(tmp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._handle, lineterminator="\n")

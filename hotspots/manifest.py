@@ -42,7 +42,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def describe_inputs(sources: Sequence[Source], reports: Sequence[object]) -> list[dict[str, object]]:
+def describe_inputs(
+    sources: Sequence[Source], reports: Sequence[object]
+) -> list[dict[str, object]]:
     """One entry per input: path, member, bytes, sha256 and the per-file counts."""
     by_label = {getattr(r, "label", None): r for r in reports}
     hashes: dict[Path, str] = {}
@@ -71,7 +73,7 @@ class Clock:
         self._t0 = time.perf_counter()
 
     def stamp(self) -> dict[str, object]:
-        """Times for the manifest."""
+        """Return start and finish times for the manifest."""
         return {
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),

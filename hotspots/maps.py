@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import folium
-from branca.element import Template
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Template
 
 from hotspots import schema
 
@@ -44,9 +44,13 @@ def _leaflet_assets() -> tuple[str, str]:
     )
 
 
-def offline_map(*, location: tuple[float, float], zoom_start: int, tiles: str | None) -> folium.Map:
-    """A folium Map whose scripts are all inlined, so it renders from ``file://`` offline."""
-    fmap = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None, control_scale=True)
+def offline_map(
+    *, location: tuple[float, float], zoom_start: int, tiles: str | None
+) -> folium.Map:
+    """Create a folium Map whose scripts are all inlined, so it renders from ``file://`` offline."""
+    fmap = folium.Map(
+        location=list(location), zoom_start=zoom_start, tiles=None, control_scale=True
+    )
     fmap.default_js = []
     fmap.default_css = []
     js, css = _leaflet_assets()
@@ -90,7 +94,7 @@ def _harm_text(count: float, harm: float, min_count: int) -> str:
 
 
 def suppress(count: float | int, min_count: int) -> str:
-    """A count for publication: the number, or ``"fewer than N"`` below the threshold."""
+    """Format a count for publication: the number, or ``"fewer than N"`` below the threshold."""
     count = int(count)
     if 0 < count < min_count:
         return f"fewer than {min_count}"
@@ -105,7 +109,7 @@ class Legend:
     rows: list[tuple[str, str]]
 
     def html(self) -> str:
-        """The legend as an HTML fragment (text escaped)."""
+        """Render the legend as an HTML fragment (text escaped)."""
         items = "".join(
             f'<div><span style="background:{colour};display:inline-block;width:14px;height:14px;'
             f'margin-right:6px;border:1px solid #777;vertical-align:middle"></span>'
@@ -125,7 +129,9 @@ def _legend_rows(breaks: np.ndarray, colours: tuple[str, ...], unit: str) -> lis
     return rows
 
 
-def add_title_and_legends(fmap: folium.Map, *, title: str, subtitle: str, legends: list[Legend], note: str) -> None:
+def add_title_and_legends(
+    fmap: folium.Map, *, title: str, subtitle: str, legends: list[Legend], note: str
+) -> None:
     """Put a title box (top) and a legend box (bottom right) on the map."""
     title_html = (
         '<div id="hs-title" style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
@@ -293,13 +299,19 @@ def draw_harm_map(
             labels=["Area", "Offences", "Harm (CCHI days)"],
             tooltips=[
                 [name, suppress(c, min_count), _harm_text(c, h, min_count)]
-                for name, c, h in zip(areas["area_name"], areas["count"], areas["harm"], strict=True)
+                for name, c, h in zip(
+                    areas["area_name"], areas["count"], areas["harm"], strict=True
+                )
             ],
             show=False,
             line_weight=0.2,
             decimals=4,
         ).add_to(fmap)
-        legends.append(Legend(f"{areas_label} ({areas_period})", _legend_rows(breaks, AREA_COLOURS, "offences")))
+        legends.append(
+            Legend(
+                f"{areas_label} ({areas_period})", _legend_rows(breaks, AREA_COLOURS, "offences")
+            )
+        )
 
     breaks = class_breaks(cells["harm_sum"])
     CompactPolygons(
@@ -311,15 +323,23 @@ def draw_harm_map(
         tooltips=[
             [cell, borough, suppress(c, min_count), _harm_text(c, h, min_count)]
             for cell, borough, c, h in zip(
-                cells.index, cells["borough"], cells["incident_count"], cells["harm_sum"], strict=True
+                cells.index,
+                cells["borough"],
+                cells["incident_count"],
+                cells["harm_sum"],
+                strict=True,
             )
         ],
     ).add_to(fmap)
-    legends.insert(0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days")))
+    legends.insert(
+        0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))
+    )
 
     outline = boroughs.assign(geometry=_round_geometry(boroughs.geometry))
     folium.GeoJson(
-        json.loads(outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()),
+        json.loads(
+            outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()
+        ),
         name="Borough boundaries",
         style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 1.2, "fill": False},
         tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Borough"]),

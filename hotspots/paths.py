@@ -13,7 +13,7 @@ from hotspots.errors import InputError
 
 
 def data_dir() -> Path:
-    """The bundled data folder.
+    """Locate the bundled data folder.
 
     Raises
     ------

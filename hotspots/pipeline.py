@@ -133,7 +133,9 @@ def ingest_to_store(
         rejects.close(success=success)
         for writer in writers.values():
             writer.close(success=success)
-    report_list = [reports.get(s.label) or SourceReport(label=s.label, kind="empty") for s in sources]
+    report_list = [
+        reports.get(s.label) or SourceReport(label=s.label, kind="empty") for s in sources
+    ]
     rows_by_month = {name: dict(sorted(w.rows_by_month.items())) for name, w in writers.items()}
     outputs = {"rejects": out / "rejects.csv"}
     manifest = build_manifest(
@@ -158,4 +160,6 @@ def ingest_to_store(
         },
     )
     write_json(out / "manifest.json", manifest)
-    return IngestResult(out_dir=out, reports=report_list, rows_by_month=rows_by_month, manifest=manifest)
+    return IngestResult(
+        out_dir=out, reports=report_list, rows_by_month=rows_by_month, manifest=manifest
+    )

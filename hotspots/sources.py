@@ -137,8 +137,7 @@ def find_sources(inputs: Sequence[str | Path]) -> list[Source]:
             raise InputError(f"no such file or folder: {text}")
         if not found:
             raise InputError(
-                f"{text} holds no .csv, .csv.gz, .parquet or .zip file to read; "
-                "check the path."
+                f"{text} holds no .csv, .csv.gz, .parquet or .zip file to read; check the path."
             )
         sources.extend(found)
     unique: dict[tuple[str, str | None], Source] = {}
@@ -226,7 +225,9 @@ def open_binary(source: Source, *, buffer_size: int = 1 << 20) -> OpenedSource:
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot open {source.label}: {exc}") from None
     bounded = _BoundedReader(raw, limit, source.label)
-    return OpenedSource(stream=io.BufferedReader(bounded, buffer_size=buffer_size), position=position)
+    return OpenedSource(
+        stream=io.BufferedReader(bounded, buffer_size=buffer_size), position=position
+    )
 
 
 def sniff_text(source: Source, n_bytes: int = 1 << 16) -> bytes:
@@ -287,7 +288,9 @@ class _open_parquet:  # noqa: N801 (context manager used like a function)
         try:
             self._file = pq.ParquetFile(target)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{self.source.label} is not a readable Parquet file: {exc}") from None
+            raise InputError(
+                f"{self.source.label} is not a readable Parquet file: {exc}"
+            ) from None
         return self._file
 
     def __exit__(self, *exc: object) -> None:
@@ -356,13 +359,15 @@ def iter_chunks(
 
     def handle_invalid(row: pacsv.InvalidRow) -> str:
         number = row.number if row.number is not None else -1
-        invalid.append((number, f"expected {row.expected_columns} fields, got {row.actual_columns}"))
+        invalid.append(
+            (number, f"expected {row.expected_columns} fields, got {row.actual_columns}")
+        )
         return "skip"
 
-    read_options = pacsv.ReadOptions(
-        block_size=block_size, use_threads=False, encoding=encoding
+    read_options = pacsv.ReadOptions(block_size=block_size, use_threads=False, encoding=encoding)
+    parse_options = pacsv.ParseOptions(
+        invalid_row_handler=handle_invalid, newlines_in_values=False
     )
-    parse_options = pacsv.ParseOptions(invalid_row_handler=handle_invalid, newlines_in_values=False)
     convert_options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         strings_can_be_null=False,
@@ -412,7 +417,9 @@ def iter_chunks(
             reported = len(invalid)
             if on_progress is not None:
                 on_progress(opened.bytes_consumed())  # type: ignore[operator]
-            yield Chunk(table=pa.Table.from_batches([batch]), source_rows=rows, malformed=new_invalid)
+            yield Chunk(
+                table=pa.Table.from_batches([batch]), source_rows=rows, malformed=new_invalid
+            )
         if len(invalid) > reported:
             yield Chunk(
                 table=pa.table({name: pa.array([], pa.string()) for name in header}),

@@ -55,7 +55,9 @@ class StoreWriter:
     :meth:`close`, so an interrupted ingest never leaves a store that looks complete.
     """
 
-    def __init__(self, out_dir: str | Path, dataset: str, *, working_crs: str = schema.WORKING_CRS) -> None:
+    def __init__(
+        self, out_dir: str | Path, dataset: str, *, working_crs: str = schema.WORKING_CRS
+    ) -> None:
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}")
         self.out_dir = Path(out_dir)
@@ -85,7 +87,9 @@ class StoreWriter:
             if writer is None:
                 folder = self.staging / f"month={month}"
                 folder.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(folder / "part-0.parquet", self._schema, compression="zstd")
+                writer = pq.ParquetWriter(
+                    folder / "part-0.parquet", self._schema, compression="zstd"
+                )
                 self._writers[month] = writer
             writer.write_table(part)
             self.rows_by_month[month] = self.rows_by_month.get(month, 0) + part.num_rows
@@ -155,10 +159,15 @@ def read_store(
             pc.cast(table.column(schema.MONTH), pa.string()),
         )
     frame = frame_from_arrow(table)
-    return frame.sort_values([schema.MONTH, schema.SOURCE_FILE, schema.SOURCE_ROW]) if {
-        schema.SOURCE_FILE,
-        schema.SOURCE_ROW,
-    } <= set(frame.columns) else frame.sort_index()
+    return (
+        frame.sort_values([schema.MONTH, schema.SOURCE_FILE, schema.SOURCE_ROW])
+        if {
+            schema.SOURCE_FILE,
+            schema.SOURCE_ROW,
+        }
+        <= set(frame.columns)
+        else frame.sort_index()
+    )
 
 
 def month_range_of(frame: pd.DataFrame) -> tuple[str, str] | None:

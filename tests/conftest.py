@@ -71,7 +71,9 @@ def search_row(
     }
 
 
-def write_rows(path: Path, rows: list[dict[str, str]], *, columns=STREET_COLUMNS, gz: bool = False) -> Path:
+def write_rows(
+    path: Path, rows: list[dict[str, str]], *, columns=STREET_COLUMNS, gz: bool = False
+) -> Path:
     """Write rows as a CSV (optionally gzipped) with the given header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if gz else open

@@ -22,13 +22,33 @@ def test_wide_rows_become_tidy_months_with_harm(tmp_path):
     path = write_wide(
         tmp_path / "c.csv",
         [
-            {"lsoa_code": "E01000001", "lsoa_name": "City 001A", "borough": "E09000001",
-             "major_category": "VIOLENCE AGAINST THE PERSON", "minor_category": "VIOLENCE WITH INJURY",
-             "202401": 2, "202402": 0},
-            {"lsoa_code": "E01000001", "lsoa_name": "City 001A", "borough": "E09000001",
-             "major_category": "NFIB FRAUD", "minor_category": "NFIB", "202401": 1, "202402": 1},
-            {"lsoa_code": "E01000002", "lsoa_name": "City 001B", "borough": "E09000001",
-             "major_category": "THEFT", "minor_category": "SHOPLIFTING", "202401": -1, "202402": 1},
+            {
+                "lsoa_code": "E01000001",
+                "lsoa_name": "City 001A",
+                "borough": "E09000001",
+                "major_category": "VIOLENCE AGAINST THE PERSON",
+                "minor_category": "VIOLENCE WITH INJURY",
+                "202401": 2,
+                "202402": 0,
+            },
+            {
+                "lsoa_code": "E01000001",
+                "lsoa_name": "City 001A",
+                "borough": "E09000001",
+                "major_category": "NFIB FRAUD",
+                "minor_category": "NFIB",
+                "202401": 1,
+                "202402": 1,
+            },
+            {
+                "lsoa_code": "E01000002",
+                "lsoa_name": "City 001B",
+                "borough": "E09000001",
+                "major_category": "THEFT",
+                "minor_category": "SHOPLIFTING",
+                "202401": -1,
+                "202402": 1,
+            },
         ],
     )
     counts = read_area_counts(path)
@@ -40,7 +60,9 @@ def test_wide_rows_become_tidy_months_with_harm(tmp_path):
 
 
 def test_real_lsoa_violence_counts():
-    counts = read_area_counts(LSOA_FILE, months=("2023-09", "2024-08"), majors=("VIOLENCE AGAINST THE PERSON",))
+    counts = read_area_counts(
+        LSOA_FILE, months=("2023-09", "2024-08"), majors=("VIOLENCE AGAINST THE PERSON",)
+    )
     assert counts.rows_read == 101_048
     assert len(counts.counts) // 12 + len(counts.rejects) == counts.rows_read
     totals = totals_by_area(counts.counts)

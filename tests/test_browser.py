@@ -34,7 +34,10 @@ def open_offline(path: Path, screenshot: Path) -> dict[str, object]:
         result = {
             "errors": errors,
             "failed": failed,
-            "layers": [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()],
+            "layers": [
+                t.strip()
+                for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+            ],
             "legend_visible": page.locator("#hs-legend").is_visible(),
             "title": page.locator("#hs-title").inner_text(),
             "polygons": page.locator("path.leaflet-interactive").count(),

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 from conftest import DATA, street_row, write_street
 
 
@@ -35,14 +34,22 @@ def test_csv_with_wrong_columns_exits_2(tmp_path):
 
 def test_bad_option_values_exit_2(tmp_path):
     path = write_street(tmp_path / "a.csv", [street_row()])
-    for extra in (["--resolution", "7"], ["--months", "2024-13..2024-01"], ["--columns", "nonsense"]):
+    for extra in (
+        ["--resolution", "7"],
+        ["--months", "2024-13..2024-01"],
+        ["--columns", "nonsense"],
+    ):
         result = run("ingest", str(path), "--out", str(tmp_path / "o"), *extra)
         assert result.returncode == 2, extra
         assert "Traceback" not in result.stderr
 
 
 def test_ingest_writes_store_rejects_and_manifest(tmp_path):
-    rows = [street_row(crime_id="1"), street_row(crime_id="2", lon="", lat=""), street_row(crime_id="1")]
+    rows = [
+        street_row(crime_id="1"),
+        street_row(crime_id="2", lon="", lat=""),
+        street_row(crime_id="1"),
+    ]
     path = write_street(tmp_path / "2024-01-metropolitan-street.csv", rows)
     out = tmp_path / "out"
     result = run("ingest", str(path), "--out", str(out))
@@ -83,12 +90,17 @@ def test_formula_like_cells_are_neutralised_in_rejects_csv(tmp_path):
     assert "\n=" not in text and ",=" not in text
 
 
-
 def test_demo_writes_every_file(demo_output):
     out, result = demo_output
     assert result.returncode == 0, result.stderr
     assert "accepted" in result.stdout and "(holds)" in result.stdout
-    for name in ("map.html", "harm_per_cell.csv", "harm_per_lsoa.csv", "manifest.json", "store/manifest.json"):
+    for name in (
+        "map.html",
+        "harm_per_cell.csv",
+        "harm_per_lsoa.csv",
+        "manifest.json",
+        "store/manifest.json",
+    ):
         assert (out / name).exists(), name
     assert (out / "map.html").stat().st_size < 5 * 2**20
     cells = pd.read_csv(out / "harm_per_cell.csv")

@@ -9,9 +9,20 @@ from hotspots.errors import InputError, SchemaError
 from hotspots.harm import default_harm_table, read_harm_table
 
 POLICE_UK_CATEGORIES = {
-    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs",
-    "Other crime", "Other theft", "Possession of weapons", "Public order", "Robbery",
-    "Shoplifting", "Theft from the person", "Vehicle crime", "Violence and sexual offences",
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
 }
 
 
@@ -25,7 +36,10 @@ def test_bundled_police_uk_table_covers_the_14_categories():
 
 def test_bundled_mps_and_home_office_tables_load():
     mps = default_harm_table("mps_minor")
-    assert mps.lookup(np.array(["VIOLENCE WITH INJURY", "HOMICIDE", "NFIB"])).tolist()[:2] == [365.0, 5475.0]
+    assert mps.lookup(np.array(["VIOLENCE WITH INJURY", "HOMICIDE", "NFIB"])).tolist()[:2] == [
+        365.0,
+        5475.0,
+    ]
     assert np.isnan(mps.lookup(np.array(["NFIB"]))[0])  # fraud has no CCHI value
     ho = default_harm_table("home_office")
     assert len(ho.weights) > 100

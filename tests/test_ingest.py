@@ -91,15 +91,20 @@ def test_missing_coordinates_is_rejected_not_dropped(tmp_path, settings):
     check_invariant(loaded)
 
 
-@pytest.mark.parametrize("lon,lat", [("abc", "51.5"), ("nan", "51.5"), ("inf", "51.5"), ("-0.1", "95")])
+@pytest.mark.parametrize(
+    "lon,lat", [("abc", "51.5"), ("nan", "51.5"), ("inf", "51.5"), ("-0.1", "95")]
+)
 def test_invalid_coordinates_are_rejected(tmp_path, settings, lon, lat):
-    loaded = read_incidents(write_street(tmp_path / "a.csv", [street_row(lon=lon, lat=lat)]), settings=settings)
+    loaded = read_incidents(
+        write_street(tmp_path / "a.csv", [street_row(lon=lon, lat=lat)]), settings=settings
+    )
     assert reasons(loaded) == {schema.INVALID_COORDINATES: 1}
 
 
 def test_british_national_grid_in_degree_columns_is_rejected_with_a_hint(tmp_path, settings):
     loaded = read_incidents(
-        write_street(tmp_path / "a.csv", [street_row(lon="530020", lat="180480")]), settings=settings
+        write_street(tmp_path / "a.csv", [street_row(lon="530020", lat="180480")]),
+        settings=settings,
     )
     assert reasons(loaded) == {schema.INVALID_COORDINATES: 1}
     assert "British National Grid" in loaded.rejects.iloc[0]["detail"]
@@ -129,7 +134,9 @@ def test_unknown_crime_type_is_rejected(tmp_path, settings):
 
 @pytest.mark.parametrize("month", ["2024-13", "24-01", "January 2024", ""])
 def test_bad_month_is_rejected(tmp_path, settings, month):
-    loaded = read_incidents(write_street(tmp_path / "a.csv", [street_row(month=month)]), settings=settings)
+    loaded = read_incidents(
+        write_street(tmp_path / "a.csv", [street_row(month=month)]), settings=settings
+    )
     assert reasons(loaded) == {schema.BAD_MONTH: 1}
 
 
@@ -201,7 +208,9 @@ def test_rows_outside_the_selection_are_counted_as_not_selected(tmp_path, settin
 
 def test_blank_crime_id_is_kept_with_an_id_from_file_and_line(tmp_path, settings):
     rows = [street_row(crime_id="", crime_type="Anti-social behaviour")]
-    loaded = read_incidents(write_street(tmp_path / "2024-01-x-street.csv", rows), settings=settings)
+    loaded = read_incidents(
+        write_street(tmp_path / "2024-01-x-street.csv", rows), settings=settings
+    )
     assert list(loaded.incidents.index) == ["2024-01-x-street.csv:2"]
     assert loaded.notes[schema.NOTE_BLANK_CRIME_ID] == 1
 
@@ -211,7 +220,9 @@ def test_point_just_off_the_boundary_on_the_thames_is_snapped_and_counted(tmp_pa
     near_bank = street_row(crime_id="near", lon=-0.1232, lat=51.50085)
     # mid-river, 124 m from either bank: beyond the 50 m tolerance
     mid_river = street_row(crime_id="mid", lon=-0.1218, lat=51.50085)
-    loaded = read_incidents(write_street(tmp_path / "a.csv", [near_bank, mid_river]), settings=settings)
+    loaded = read_incidents(
+        write_street(tmp_path / "a.csv", [near_bank, mid_river]), settings=settings
+    )
     assert list(loaded.incidents.index) == ["near"]
     assert loaded.incidents.iloc[0][schema.BOROUGH_CODE] == "E09000033"
     assert loaded.notes[schema.NOTE_SNAPPED] == 1
@@ -228,7 +239,9 @@ def test_snapping_can_be_turned_off(tmp_path, settings):
 def test_search_time_in_utc_gets_the_london_month(tmp_path, settings):
     # 23:30 UTC on 31 July is 00:30 BST on 1 August
     rows = [search_row(date="2023-07-31T23:30:00+00:00")]
-    loaded = read_searches(write_search(tmp_path / "2023-08-x-stop-and-search.csv", rows), settings=settings)
+    loaded = read_searches(
+        write_search(tmp_path / "2023-08-x-stop-and-search.csv", rows), settings=settings
+    )
     searches = loaded.incidents
     assert str(searches.iloc[0][schema.MONTH]) == "2023-08"
     assert searches.iloc[0][schema.OCCURRED_AT] == pd.Timestamp("2023-07-31T23:30:00Z")
@@ -287,14 +300,17 @@ def test_british_national_grid_input_matches_wgs84_input(tmp_path, settings):
     wgs = read_incidents(
         tmp_path / "wgs.csv",
         settings=dataclasses.replace(
-            settings, column_map=parse_column_map("id=ref,offence=type,occurred_at=when,lon=lon,lat=lat")
+            settings,
+            column_map=parse_column_map("id=ref,offence=type,occurred_at=when,lon=lon,lat=lat"),
         ),
     ).incidents
     bng = read_incidents(
         tmp_path / "bng.csv",
         settings=dataclasses.replace(
             settings,
-            column_map=parse_column_map("id=ref,offence=type,occurred_at=when,x=easting,y=northing"),
+            column_map=parse_column_map(
+                "id=ref,offence=type,occurred_at=when,x=easting,y=northing"
+            ),
         ),
     ).incidents
     assert list(wgs.index) == list(bng.index) == ["r0", "r1", "r2", "r3"]
@@ -319,17 +335,26 @@ def test_ambiguous_local_time_is_rejected(tmp_path, settings):
 
 def test_column_map_naming_absent_columns_is_an_error(tmp_path, settings):
     pd.DataFrame([{"a": 1}]).to_csv(tmp_path / "g.csv", index=False)
-    mapped = dataclasses.replace(settings, column_map=parse_column_map("offence=type,month=m,lon=x,lat=y"))
+    mapped = dataclasses.replace(
+        settings, column_map=parse_column_map("offence=type,month=m,lon=x,lat=y")
+    )
     with pytest.raises(SchemaError, match="lacks column"):
         read_incidents(tmp_path / "g.csv", settings=mapped)
 
 
 def test_generic_geoparquet_input(tmp_path, settings):
     frame = pd.DataFrame(
-        {"offence": ["Burglary", "Robbery"], "month": ["2024-01", "2024-02"], "x": [530020.0, 531000.0], "y": [180480.0, 175500.0]}
+        {
+            "offence": ["Burglary", "Robbery"],
+            "month": ["2024-01", "2024-02"],
+            "x": [530020.0, 531000.0],
+            "y": [180480.0, 175500.0],
+        }
     )
     frame.to_parquet(tmp_path / "force.parquet")
-    mapped = dataclasses.replace(settings, column_map=parse_column_map("offence=offence,month=month,x=x,y=y"))
+    mapped = dataclasses.replace(
+        settings, column_map=parse_column_map("offence=offence,month=month,x=x,y=y")
+    )
     loaded = read_incidents(tmp_path / "force.parquet", settings=mapped)
     assert len(loaded.incidents) == 2
     assert loaded.incidents[schema.BOROUGH_CODE].tolist() == ["E09000033", "E09000022"]
@@ -356,7 +381,8 @@ def test_invariant_on_real_met_burglary_and_searches(settings):
     check_invariant(loaded)
     assert reasons(loaded).get(schema.DUPLICATE_ID, 0) > 0
     searches = read_searches(
-        sorted((DATA / "police_uk" / "met_stop_and_search").glob("2024-0[1-2]*")), settings=settings
+        sorted((DATA / "police_uk" / "met_stop_and_search").glob("2024-0[1-2]*")),
+        settings=settings,
     )
     check_invariant(searches)
     assert searches.incidents[schema.HAS_LOCATION].mean() > 0.8

@@ -18,19 +18,30 @@ def frames():
             "incident_count": [3, 40],
             "harm_sum": [700.0, 9000.0],
         },
-        geometry=[shapely.box(529_500, 180_000, 529_700, 180_200), shapely.box(529_700, 180_000, 529_900, 180_200)],
+        geometry=[
+            shapely.box(529_500, 180_000, 529_700, 180_200),
+            shapely.box(529_700, 180_000, 529_900, 180_200),
+        ],
         index=pd.Index(["89194ad30c7ffff", "89194ad301bffff"], name="cell_id"),
         crs=27700,
     )
     boroughs = gpd.GeoDataFrame(
-        {"name": ["Westminster & <b>Co</b>"]}, geometry=[shapely.box(529_000, 179_500, 531_000, 181_000)], crs=27700
+        {"name": ["Westminster & <b>Co</b>"]},
+        geometry=[shapely.box(529_000, 179_500, 531_000, 181_000)],
+        crs=27700,
     )
     return cells, boroughs
 
 
 def test_map_is_offline_layered_and_escaped():
     cells, boroughs = frames()
-    html = draw_harm_map(cells, boroughs=boroughs, title="T", period="2024-01 to 2024-02", harm_table="CCHI").get_root().render()
+    html = (
+        draw_harm_map(
+            cells, boroughs=boroughs, title="T", period="2024-01 to 2024-02", harm_table="CCHI"
+        )
+        .get_root()
+        .render()
+    )
     assert not re.findall(r"<script[^>]+src=[\"']https?://", html)
     assert not re.findall(r"<link[^>]+href=[\"']https?://", html)
     assert "L.map(" in html or "L.map (" in html

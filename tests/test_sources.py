@@ -19,17 +19,25 @@ def rows(n: int, prefix: str = "id") -> list[dict[str, str]]:
 
 def test_plain_gzip_folder_glob_and_zip_inputs_read_the_same_rows(tmp_path, settings):
     plain = write_street(tmp_path / "plain" / "2024-01-metropolitan-street.csv", rows(3, "a"))
-    write_street(tmp_path / "tree" / "2024-01" / "2024-01-metropolitan-street.csv.gz", rows(3, "a"), gz=True)
+    write_street(
+        tmp_path / "tree" / "2024-01" / "2024-01-metropolitan-street.csv.gz", rows(3, "a"), gz=True
+    )
     write_street(tmp_path / "tree" / "2024-02" / "2024-02-metropolitan-street.csv", rows(2, "b"))
     archive = tmp_path / "download.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(plain, "2024-01/2024-01-metropolitan-street.csv")
     assert read_incidents(plain, settings=settings).rows_read == 3
     assert read_incidents(tmp_path / "tree", settings=settings).rows_read == 5
-    assert read_incidents(str(tmp_path / "tree" / "*" / "*.csv*"), settings=settings).rows_read == 5
+    assert (
+        read_incidents(str(tmp_path / "tree" / "*" / "*.csv*"), settings=settings).rows_read == 5
+    )
     from_zip = read_incidents(archive, settings=settings)
     assert from_zip.rows_read == 3
-    assert from_zip.incidents[ "source_file"].iloc[0].endswith("download.zip!2024-01/2024-01-metropolitan-street.csv")
+    assert (
+        from_zip.incidents["source_file"]
+        .iloc[0]
+        .endswith("download.zip!2024-01/2024-01-metropolitan-street.csv")
+    )
 
 
 def test_the_same_file_named_twice_is_read_once(tmp_path):
@@ -88,16 +96,18 @@ def test_zip_entry_names_are_never_used_as_paths(tmp_path, settings):
     source = write_street(tmp_path / "src.csv", rows(1))
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(source, "../../evil-street.csv")
-    before = set(p.name for p in tmp_path.parent.iterdir())
+    before = {p.name for p in tmp_path.parent.iterdir()}
     loaded = read_incidents(archive, settings=settings)
     assert loaded.rows_read == 1
-    assert set(p.name for p in tmp_path.parent.iterdir()) == before
+    assert {p.name for p in tmp_path.parent.iterdir()} == before
 
 
 def test_utf8_bom_crlf_and_latin1_files_are_read(tmp_path, settings):
     base = write_street(tmp_path / "base.csv", [street_row(location="On or near Café Street")])
     text = base.read_text(encoding="utf-8")
-    (tmp_path / "bom.csv").write_bytes("\ufeff".encode() + text.replace("\n", "\r\n").encode("utf-8"))
+    (tmp_path / "bom.csv").write_bytes(
+        "\ufeff".encode() + text.replace("\n", "\r\n").encode("utf-8")
+    )
     (tmp_path / "latin1.csv").write_bytes(text.encode("latin-1"))
     for name in ("bom.csv", "latin1.csv"):
         loaded = read_incidents(tmp_path / name, settings=settings)
