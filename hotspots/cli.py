@@ -32,11 +32,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HotspotsError as exc:
-            err_console.print(
-                f"[bold red]error:[/] {click.style(str(exc), bold=False)}",
-                markup=True,
-                soft_wrap=True,
-            )
+            message = " ".join(str(exc).split())  # one line, whatever the exception held
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             err_console.print("interrupted: no partial output was left under final names")
@@ -75,7 +72,9 @@ def _ingest_options(func):  # type: ignore[no-untyped-def]
             help="Boundary file of the study area (default: London boroughs).",
         ),
         click.option(
-            "--area-code", default=None, help="Column of --areas with a unique code per area."
+            "--area-code",
+            default=None,
+            help="Column of --areas with a unique code per area (default: --area-name).",
         ),
         click.option("--area-name", default=None, help="Column of --areas with the area name."),
         click.option(
@@ -170,11 +169,12 @@ def settings_from_options(
 
     check_resolution(resolution)
     if areas:
-        if not area_code:
+        if not (area_code or area_name):
             raise SchemaError(
-                "--areas needs --area-code naming the column with a unique code per area."
+                "--areas needs --area-name (and optionally --area-code) naming the column "
+                "that identifies each area."
             )
-        layers = custom_layers(areas, code_column=area_code, name_column=area_name)
+        layers = custom_layers(areas, code_column=area_code or area_name, name_column=area_name)
         if wards or lsoas:
             raise SchemaError("--wards/--lsoas are London layers; leave them off with --areas.")
     else:
