@@ -18,6 +18,7 @@ Decisions, each counted by :func:`assign_areas`:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -59,6 +60,20 @@ class Areas:
     def names(self) -> np.ndarray:
         """Area names in index order."""
         return self.polygons["name"].to_numpy(dtype=object)
+
+    @cached_property
+    def outline(self) -> shapely.Geometry:
+        """Union of all areas."""
+        return shapely.union_all(self.polygons.geometry.to_numpy())
+
+    def widened(self, distance_m: float) -> shapely.Geometry:
+        """The outline grown by ``distance_m`` (slightly more, never less), prepared."""
+        cache = self.__dict__.setdefault("_widened", {})
+        if distance_m not in cache:
+            grown = shapely.buffer(self.outline, distance_m * 1.03 + 1.0, quad_segs=4)
+            shapely.prepare(grown)
+            cache[distance_m] = grown
+        return cache[distance_m]
 
 
 def areas_from_frame(
@@ -255,8 +270,11 @@ def assign_areas(
     snapped = np.zeros(len(ux), dtype=bool)
     outside = np.flatnonzero(found < 0)
     if snap_m > 0 and len(outside):
-        area_tree = shapely.STRtree(geoms)
+        # most outside points are far away: test them against the widened outline first
+        near = shapely.contains_xy(areas.widened(snap_m), ux[outside], uy[outside])
+        outside = outside[near]
         points = shapely.points(ux[outside], uy[outside])
+        area_tree = shapely.STRtree(geoms)
         pt_idx, area_idx = area_tree.query_nearest(points, max_distance=snap_m, all_matches=False)
         found[outside[pt_idx]] = area_idx
         snapped[outside[pt_idx]] = True
