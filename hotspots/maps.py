@@ -252,6 +252,232 @@ class CompactPolygons(folium.map.Layer):
         self.payload = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
 
 
+GI_COLOURS = {
+    "hot_99": "#b2182b",
+    "hot_95": "#ef8a62",
+    "hot_90": "#fddbc7",
+    "cold_90": "#d1e5f0",
+    "cold_95": "#67a9cf",
+    "cold_99": "#2166ac",
+}
+"""ColorBrewer RdBu: diverging and colour-blind safe."""
+GI_LABELS = {
+    "hot_99": "hot spot, 99% confidence",
+    "hot_95": "hot spot, 95% confidence",
+    "hot_90": "hot spot, 90% confidence",
+    "cold_90": "cold spot, 90% confidence",
+    "cold_95": "cold spot, 95% confidence",
+    "cold_99": "cold spot, 99% confidence",
+}
+DENSITY_COLOURS = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#756bb1", "#54278f")
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies
+TREND_COLOURS = {
+    "new": "#D55E00",
+    "consecutive": "#E69F00",
+    "intensifying": "#CC79A7",
+    "persistent": "#000000",
+    "diminishing": "#56B4E9",
+    "sporadic": "#F0E442",
+    "oscillating": "#009E73",
+    "historical": "#0072B2",
+}
+CLUSTER_COLOUR = ("#7a0177",)
+
+
+def _add_boundaries(fmap: folium.Map, boroughs: gpd.GeoDataFrame) -> None:
+    outline = boroughs.assign(geometry=_round_geometry(boroughs.geometry))
+    folium.GeoJson(
+        json.loads(
+            outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()
+        ),
+        name="Borough boundaries",
+        style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 1.2, "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Borough"]),
+    ).add_to(fmap)
+
+
+def _finish(
+    fmap: folium.Map,
+    *,
+    boroughs: gpd.GeoDataFrame,
+    title: str,
+    subtitle: str,
+    legends: list[Legend],
+    min_count: int,
+) -> None:
+    _add_boundaries(fmap, boroughs)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    add_title_and_legends(
+        fmap,
+        title=title,
+        subtitle=subtitle,
+        legends=legends,
+        note=(
+            f"Counts below {min_count} are shown as 'fewer than {min_count}'. Points are "
+            "data.police.uk anonymised map points. Contains public sector information licensed "
+            "under the Open Government Licence v3.0."
+        ),
+    )
+    bounds = boroughs.to_crs(schema.WGS84).total_bounds
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+
+
+def _categories(
+    values: pd.Series, palette: dict[str, str]
+) -> tuple[list[int | None], tuple[str, ...]]:
+    keys = list(palette)
+    classes = [keys.index(v) if v in palette else None for v in values]
+    return classes, tuple(palette.values())
+
+
+def draw_hotspot_map(
+    cells: gpd.GeoDataFrame,
+    *,
+    clusters: gpd.GeoDataFrame | None,
+    boroughs: gpd.GeoDataFrame,
+    title: str,
+    period: str,
+    harm_table: str,
+    gi_p_label: str = "FDR-adjusted analytic p",
+    min_count: int = DEFAULT_MIN_COUNT,
+    tiles: str | None = None,
+) -> folium.Map:
+    """Map every detection method as its own layer, for a borough commander.
+
+    Parameters
+    ----------
+    cells
+        The detect cells table: ``incidents``, ``harm``, ``density``, ``gi_z``,
+        ``gi_class``, ``trend``, ``borough``, ``place`` and hexagon geometry.
+    clusters
+        Cluster polygons with ``place``, ``incidents``, ``harm``, ``borough``, ``rank``.
+    boroughs
+        Boundaries with ``name``.
+    title, period, harm_table
+        Stated in the title box.
+    gi_p_label
+        Which p-value drew the Gi* classes, stated in the legend.
+    min_count
+        Counts below this are shown as "fewer than N".
+    tiles
+        Optional background tiles (need internet).
+    """
+    centre = boroughs.to_crs(schema.WGS84).union_all().centroid
+    fmap = offline_map(location=(centre.y, centre.x), zoom_start=11, tiles=tiles)
+    legends: list[Legend] = []
+    place = cells["place"] if "place" in cells else pd.Series("", index=cells.index)
+
+    def tips(extra: list[str]) -> list[list[str]]:
+        rows = []
+        for i, (cell, row) in enumerate(cells.iterrows()):
+            base = [
+                str(cell),
+                str(row["borough"]),
+                str(place.iloc[i] or ""),
+                suppress(row["incidents"], min_count),
+                _harm_text(row["incidents"], row["harm"], min_count),
+            ]
+            rows.append(
+                base
+                + [
+                    str(row[c]) if not isinstance(row[c], float) else f"{row[c]:,.2f}"
+                    for c in extra
+                ]
+            )
+        return rows
+
+    labels = ["H3 cell", "Borough", "Place", "Incidents", "Harm (CCHI days)"]
+
+    breaks = class_breaks(cells["harm"])
+    CompactPolygons(
+        cells,
+        name="Harm per H3 cell",
+        classes=class_of(cells["harm"], breaks, len(HARM_COLOURS)),
+        colours=HARM_COLOURS,
+        labels=labels,
+        tooltips=tips([]),
+    ).add_to(fmap)
+    legends.append(Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days")))
+
+    if "density" in cells and cells["density"].gt(0).any():
+        breaks = class_breaks(cells["density"])
+        CompactPolygons(
+            cells,
+            name="Kernel density of harm",
+            classes=class_of(cells["density"], breaks, len(DENSITY_COLOURS)),
+            colours=DENSITY_COLOURS,
+            labels=[*labels, "Density (days/km²)"],
+            tooltips=tips(["density"]),
+            show=False,
+            line_weight=0.0,
+        ).add_to(fmap)
+        legends.append(Legend("Kernel density", _legend_rows(breaks, DENSITY_COLOURS, "days/km²")))
+
+    classes, colours = _categories(cells["gi_class"], GI_COLOURS)
+    CompactPolygons(
+        cells,
+        name="Getis-Ord Gi* hot and cold spots",
+        classes=classes,
+        colours=colours,
+        labels=[*labels, "Gi* z", "Class"],
+        tooltips=tips(["gi_z", "gi_class"]),
+        show=False,
+    ).add_to(fmap)
+    legends.append(
+        Legend(
+            f"Gi* ({gi_p_label})",
+            [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS],
+        )
+    )
+
+    if "trend" in cells and cells["trend"].isin(list(TREND_COLOURS)).any():
+        classes, colours = _categories(cells["trend"], TREND_COLOURS)
+        CompactPolygons(
+            cells,
+            name="Emerging hot spot trends",
+            classes=classes,
+            colours=colours,
+            labels=[*labels, "Trend"],
+            tooltips=tips(["trend"]),
+            show=False,
+        ).add_to(fmap)
+        present = [k for k in TREND_COLOURS if (cells["trend"] == k).any()]
+        legends.append(Legend("Emerging trend", [(TREND_COLOURS[k], k) for k in present]))
+
+    if clusters is not None and not clusters.empty:
+        CompactPolygons(
+            clusters,
+            name="Harm clusters (named places)",
+            classes=[0] * len(clusters),
+            colours=CLUSTER_COLOUR,
+            labels=["Rank", "Place", "Borough", "Incidents", "Harm (CCHI days)"],
+            tooltips=[
+                [
+                    str(r["rank"]),
+                    str(r["place"]),
+                    str(r["borough"]),
+                    suppress(r["incidents"], min_count),
+                    _harm_text(r["incidents"], r["harm"], min_count),
+                ]
+                for _, r in clusters.iterrows()
+            ],
+            line_weight=1.5,
+        ).add_to(fmap)
+        legends.append(
+            Legend("Harm clusters", [(CLUSTER_COLOUR[0], "cluster (DBSCAN, harm-weighted)")])
+        )
+
+    _finish(
+        fmap,
+        boroughs=boroughs,
+        title=title,
+        subtitle=f"{period} · harm: {harm_table}",
+        legends=legends,
+        min_count=min_count,
+    )
+    return fmap
+
+
 def draw_harm_map(
     cells: gpd.GeoDataFrame,
     *,
@@ -335,28 +561,12 @@ def draw_harm_map(
         0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))
     )
 
-    outline = boroughs.assign(geometry=_round_geometry(boroughs.geometry))
-    folium.GeoJson(
-        json.loads(
-            outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()
-        ),
-        name="Borough boundaries",
-        style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 1.2, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Borough"]),
-    ).add_to(fmap)
-
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    add_title_and_legends(
+    _finish(
         fmap,
+        boroughs=boroughs,
         title=title,
         subtitle=f"{period} · harm: {harm_table}",
         legends=legends,
-        note=(
-            f"Counts below {min_count} are shown as 'fewer than {min_count}'. Points are "
-            "data.police.uk anonymised map points. Contains public sector information licensed "
-            "under the Open Government Licence v3.0."
-        ),
+        min_count=min_count,
     )
-    bounds = boroughs.to_crs(schema.WGS84).total_bounds
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return fmap
