@@ -56,13 +56,14 @@ def cells_from_lonlat(lon: np.ndarray, lat: np.ndarray, *, resolution: int) -> n
 
 
 def cell_strings(cells: np.ndarray) -> np.ndarray:
-    """Hex strings (``"89195da49b7ffff"``) for uint64 H3 indexes, via a lookup of uniques."""
+    """Hex strings (``"89195da49b7ffff"``) for uint64 H3 indexes, vectorised."""
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return np.empty(0, dtype=object)
-    unique, inverse = np.unique(cells, return_inverse=True)
-    names = np.array([format(int(c), "x") for c in unique], dtype=object)
-    return names[inverse.reshape(-1)]
+    import h3ronpy
+
+    text = h3ronpy.cells_to_string(pa.array(cells, pa.uint64()))
+    return np.asarray(pa.array(text).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def cell_ints(cell_ids: pd.Series | np.ndarray) -> np.ndarray:

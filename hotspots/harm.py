@@ -15,6 +15,7 @@ given a guessed weight: ingest rejects the row as ``unknown_offence``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -54,36 +55,46 @@ class HarmTable:
     name: str
     source: str
 
-    def _key(self, labels: pd.Series) -> pd.Series:
+    @staticmethod
+    def _key(labels: pd.Series) -> pd.Series:
         return labels.astype("string").str.strip().str.casefold()
 
-    def lookup(self, offences: pd.Series | np.ndarray) -> np.ndarray:
-        """Harm per offence label; NaN where the label is not in the table."""
-        offences = pd.Series(offences, copy=False)
-        keyed = pd.Series(self.weights.to_numpy(), index=self._key(pd.Series(self.weights.index)))
-        keyed = keyed[~keyed.index.duplicated()]
-        codes, uniques = pd.factorize(self._key(offences))
-        values = keyed.reindex(uniques).to_numpy(dtype=np.float64, na_value=np.nan)
-        out = np.full(len(offences), np.nan)
-        valid = codes >= 0
-        out[valid] = values[codes[valid]]
-        return out
-
-    def canonical(self, offences: pd.Series | np.ndarray) -> np.ndarray:
-        """Return the table's own spelling of each offence (``None`` where unknown)."""
-        offences = pd.Series(offences, copy=False)
-        spelled = pd.Series(
-            self.weights.index.to_numpy(dtype=object),
-            index=self._key(pd.Series(self.weights.index)),
+    @cached_property
+    def _by_key(self) -> pd.DataFrame:
+        """Weights and the table's spelling, indexed by the normalised label."""
+        keys = self._key(pd.Series(self.weights.index, dtype=object))
+        frame = pd.DataFrame(
+            {
+                "harm": self.weights.to_numpy(dtype=np.float64),
+                "label": self.weights.index.to_numpy(dtype=object),
+            },
+            index=keys.to_numpy(dtype=object),
         )
-        spelled = spelled[~spelled.index.duplicated()]
-        codes, uniques = pd.factorize(self._key(offences))
-        values = spelled.reindex(uniques).to_numpy(dtype=object)
-        values[pd.isna(values)] = None
+        return frame[~frame.index.duplicated()]
+
+    def _match(self, offences: pd.Series | np.ndarray, column: str) -> np.ndarray:
+        offences = pd.Series(offences, copy=False, dtype=object)
+        codes, uniques = pd.factorize(self._key(offences), use_na_sentinel=True)
+        values = (
+            self._by_key[column].reindex(pd.Index(uniques, dtype=object)).to_numpy(dtype=object)
+        )
         out = np.full(len(offences), None, dtype=object)
         valid = codes >= 0
         out[valid] = values[codes[valid]]
         return out
+
+    def lookup(self, offences: pd.Series | np.ndarray) -> np.ndarray:
+        """Harm per offence label; NaN where the label is not in the table."""
+        matched = self._match(offences, "harm")
+        return pd.to_numeric(pd.Series(matched, dtype=object), errors="coerce").to_numpy(
+            dtype=np.float64
+        )
+
+    def canonical(self, offences: pd.Series | np.ndarray) -> np.ndarray:
+        """Return the table's own spelling of each offence (``None`` where unknown)."""
+        matched = self._match(offences, "label")
+        matched[pd.isna(matched)] = None
+        return matched
 
     def describe(self) -> dict[str, object]:
         """Name, source and the weights, for manifests."""
