@@ -113,9 +113,7 @@ def measure_concentration(
         ranks = np.arange(1, n + 1)
         gini = float(((2 * ranks - n - 1) * ascending).sum() / (n * total))
         cumulative_desc = np.cumsum(descending) / total
-        shares = {
-            s: float(cumulative_desc[max(int(np.ceil(s * n)), 1) - 1]) for s in top_shares
-        }
+        shares = {s: float(cumulative_desc[max(int(np.ceil(s * n)), 1) - 1]) for s in top_shares}
         for_half = int(np.searchsorted(cumulative_desc, 0.5 - 1e-12) + 1)
         cumulative = np.cumsum(ascending) / total
     lorenz = pd.DataFrame(

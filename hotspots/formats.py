@@ -172,6 +172,17 @@ def detect_format(header: list[str], *, label: str, column_map: ColumnMap | None
     )
 
 
+_APOSTROPHE_CAPITAL = re.compile(r"(?<=[A-Za-z])'S\b")
+
+
+def tidy_location(text: str) -> str:
+    """Mend data.police.uk's title-casing after apostrophes ("Watson'S Mews" -> "Watson's Mews").
+
+    Used for place names shown to people; the stored ``location`` keeps the published text.
+    """
+    return _APOSTROPHE_CAPITAL.sub("'s", text) if isinstance(text, str) else text
+
+
 def month_from_file_name(name: str) -> str | None:
     """``"2023-01"`` from ``"2023-01-metropolitan-street.csv"``, else None."""
     match = _FILE_MONTH.match(name)

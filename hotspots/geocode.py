@@ -67,7 +67,7 @@ class Areas:
         return shapely.union_all(self.polygons.geometry.to_numpy())
 
     def widened(self, distance_m: float) -> shapely.Geometry:
-        """The outline grown by ``distance_m`` (slightly more, never less), prepared."""
+        """Return the outline grown by ``distance_m`` (slightly more, never less), prepared."""
         cache = self.__dict__.setdefault("_widened", {})
         if distance_m not in cache:
             grown = shapely.buffer(self.outline, distance_m * 1.03 + 1.0, quad_segs=4)

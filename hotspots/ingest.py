@@ -547,7 +547,10 @@ class _Engine:
     ) -> pd.DataFrame:
         positions = np.flatnonzero(code != 0)
         records = []
-        raws = _raw_json(table, positions)
+        # rows left out on purpose by --months/--crime-type are valid: no need to copy them
+        wanted_raw = positions[code[positions] != _CODE[NOT_SELECTED]]
+        raw_by_pos = dict(zip(wanted_raw.tolist(), _raw_json(table, wanted_raw), strict=True))
+        raws = [raw_by_pos.get(int(p), "") for p in positions]
         areas = Path(self.settings.layers.study.source).name
         for pos, raw in zip(positions, raws, strict=True):
             reason = _REASONS[code[pos]]

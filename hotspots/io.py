@@ -17,6 +17,18 @@ import pandas as pd
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str | Path, path: Path) -> None:
+    """Give a temporary file normal permissions (as ``open`` would) and move it into place."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 def neutralise_cell(value: object) -> object:
     """Prefix a text cell with ``'`` if a spreadsheet would run it as a formula.
 
@@ -48,7 +60,7 @@ def atomic_path(
             fd, mode, encoding=encoding if text else None, newline="" if text else None
         ) as handle:
             yield handle
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -102,7 +114,7 @@ class CsvAppender:
         """Move the file into place, or discard it if ``success`` is False."""
         self._handle.close()
         if success:
-            os.replace(self._tmp, self.path)
+            _publish(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)
 

@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Template
+from branca.element import MacroElement, Template
 
 from hotspots import schema
 
@@ -167,12 +167,17 @@ def _encode_rings(geometry: shapely.Geometry, scale: int) -> list[list[list[int]
     return encoded
 
 
-class CompactPolygons(folium.map.Layer):
-    """A polygon layer shipped as delta-encoded integers and decoded in the browser.
+def _json_for_script(payload: object) -> str:
+    """JSON safe to embed in a <script> element."""
+    return json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
 
-    Plain GeoJSON of 11,000 hexagons is about 4 MB; this encoding is about a third of
-    that, which keeps a London map under 5 MB. Each feature has a class (its colour) and
-    a tooltip of (label, value) rows; every value is HTML-escaped here, in Python.
+
+class SharedShapes(MacroElement):
+    """Polygons shipped once, as delta-encoded integers, for several map layers to share.
+
+    Plain GeoJSON of 17,000 hexagons is about 5 MB per layer; this encoding, shared by every
+    layer drawn from the same cells, keeps a London map with six layers under 5 MB. Each
+    shape carries tooltip rows (label, value); every value is HTML-escaped here, in Python.
     """
 
     _template = Template(
@@ -180,10 +185,9 @@ class CompactPolygons(folium.map.Layer):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function() {
             var data = {{ this.payload }};
-            var group = L.featureGroup();
             var scale = data.scale;
-            for (var i = 0; i < data.shapes.length; i++) {
-                var latlngs = data.shapes[i].map(function(part) {
+            var latlngs = data.shapes.map(function(shape) {
+                return shape.map(function(part) {
                     return part.map(function(ring) {
                         var out = [], x = 0, y = 0;
                         for (var k = 0; k < ring.length; k += 2) {
@@ -193,16 +197,91 @@ class CompactPolygons(folium.map.Layer):
                         return out;
                     });
                 });
-                var style = data.styles[data.classes[i]];
-                var polygon = L.polygon(latlngs, style);
-                var rows = data.tooltips[i].map(function(v, j) {
-                    return "<tr><th style='text-align:left;padding-right:6px'>" + data.labels[j] +
-                        "</th><td>" + v + "</td></tr>";
-                }).join("");
-                polygon.bindTooltip("<table>" + rows + "</table>", {sticky: true});
-                polygon.on("mouseover", function(e) { e.target.setStyle({weight: 2, color: "#000"}); });
+            });
+            return {latlngs: latlngs, labels: data.labels, tips: data.tips};
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        frame: gpd.GeoDataFrame,
+        *,
+        labels: list[str],
+        tooltips: list[list[str]],
+        decimals: int = COORD_DECIMALS,
+    ) -> None:
+        super().__init__()
+        self._name = "SharedShapes"
+        scale = 10**decimals
+        geometry = frame.geometry.to_crs(schema.WGS84).to_numpy()
+        shapes = [[] if g is None or g.is_empty else _encode_rings(g, scale) for g in geometry]
+        self.count = len(shapes)
+        self.payload = _json_for_script(
+            {
+                "scale": scale,
+                "shapes": shapes,
+                "labels": [html.escape(label) for label in labels],
+                "tips": [[html.escape(str(t)) for t in row] for row in tooltips],
+            }
+        )
+
+    def layer(
+        self,
+        *,
+        name: str,
+        classes: list[int | None],
+        colours: tuple[str, ...],
+        extra_labels: tuple[str, ...] = (),
+        extra_tooltips: list[list[str]] | None = None,
+        show: bool = True,
+        line_weight: float = 0.3,
+        fill_opacity: float = 0.75,
+    ) -> CompactPolygons:
+        """Make a layer that draws some of these shapes, coloured by class."""
+        return CompactPolygons(
+            self,
+            name=name,
+            classes=classes,
+            colours=colours,
+            extra_labels=extra_labels,
+            extra_tooltips=extra_tooltips,
+            show=show,
+            line_weight=line_weight,
+            fill_opacity=fill_opacity,
+        )
+
+
+class CompactPolygons(folium.map.Layer):
+    """A map layer drawing shapes of a :class:`SharedShapes`, one colour per class.
+
+    Shapes whose class is ``None`` are not drawn. Extra tooltip rows (escaped here) are
+    added to the shared ones.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function() {
+            var shared = {{ this.shared_name }};
+            var data = {{ this.payload }};
+            var group = L.featureGroup();
+            function row(label, value) {
+                return "<tr><th style='text-align:left;padding-right:6px'>" + label +
+                    "</th><td>" + value + "</td></tr>";
+            }
+            for (var n = 0; n < data.index.length; n++) {
+                var i = data.index[n];
+                var style = data.styles[data.classes[n]];
+                var polygon = L.polygon(shared.latlngs[i], style);
+                var rows = shared.tips[i].map(function(v, j) { return row(shared.labels[j], v); });
+                var extra = data.extra[n] || [];
+                for (var e = 0; e < extra.length; e++) { rows.push(row(data.labels[e], extra[e])); }
+                polygon.bindTooltip("<table>" + rows.join("") + "</table>", {sticky: true});
+                polygon.on("mouseover", function(ev) { ev.target.setStyle({weight: 2, color: "#000"}); });
                 polygon.on("mouseout", (function(s) {
-                    return function(e) { e.target.setStyle(s); };
+                    return function(ev) { ev.target.setStyle(s); };
                 })(style));
                 group.addLayer(polygon);
             }
@@ -214,42 +293,47 @@ class CompactPolygons(folium.map.Layer):
 
     def __init__(
         self,
-        frame: gpd.GeoDataFrame,
+        shared: SharedShapes,
         *,
         name: str,
         classes: list[int | None],
         colours: tuple[str, ...],
-        labels: list[str],
-        tooltips: list[list[str]],
+        extra_labels: tuple[str, ...] = (),
+        extra_tooltips: list[list[str]] | None = None,
         show: bool = True,
         line_weight: float = 0.3,
-        decimals: int = 5,
+        fill_opacity: float = 0.75,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "CompactPolygons"
-        scale = 10**decimals
-        geometry = frame.geometry.to_crs(schema.WGS84).to_numpy()
-        shapes, kept_classes, kept_tips = [], [], []
-        for geom, cls, tips in zip(geometry, classes, tooltips, strict=True):
-            if cls is None or geom is None or geom.is_empty:
-                continue
-            shapes.append(_encode_rings(geom, scale))
-            kept_classes.append(int(cls))
-            kept_tips.append([html.escape(str(t)) for t in tips])
+        if len(classes) != shared.count:
+            raise ValueError(f"{len(classes)} classes for {shared.count} shapes")
+        self.shared_name = shared.get_name()
+        index = [i for i, c in enumerate(classes) if c is not None]
+        self.feature_count = len(index)
         styles = [
-            {"color": "#555555", "weight": line_weight, "fillColor": c, "fillOpacity": 0.75}
+            {
+                "color": "#555555",
+                "weight": line_weight,
+                "fillColor": c,
+                "fillOpacity": fill_opacity,
+            }
             for c in colours
         ]
-        payload = {
-            "scale": scale,
-            "shapes": shapes,
-            "classes": kept_classes,
-            "styles": styles,
-            "labels": [html.escape(label) for label in labels],
-            "tooltips": kept_tips,
-        }
-        self.feature_count = len(shapes)
-        self.payload = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+        extra = (
+            [[html.escape(str(t)) for t in extra_tooltips[i]] for i in index]
+            if extra_tooltips is not None
+            else []
+        )
+        self.payload = _json_for_script(
+            {
+                "index": index,
+                "classes": [int(classes[i]) for i in index],  # type: ignore[arg-type]
+                "styles": styles,
+                "labels": [html.escape(label) for label in extra_labels],
+                "extra": extra,
+            }
+        )
 
 
 GI_COLOURS = {
@@ -366,90 +450,76 @@ def draw_hotspot_map(
     fmap = offline_map(location=(centre.y, centre.x), zoom_start=11, tiles=tiles)
     legends: list[Legend] = []
     place = cells["place"] if "place" in cells else pd.Series("", index=cells.index)
-
-    def tips(extra: list[str]) -> list[list[str]]:
-        rows = []
-        for i, (cell, row) in enumerate(cells.iterrows()):
-            base = [
-                str(cell),
-                str(row["borough"]),
-                str(place.iloc[i] or ""),
-                suppress(row["incidents"], min_count),
-                _harm_text(row["incidents"], row["harm"], min_count),
-            ]
-            rows.append(
-                base
-                + [
-                    str(row[c]) if not isinstance(row[c], float) else f"{row[c]:,.2f}"
-                    for c in extra
-                ]
+    shared = SharedShapes(
+        cells,
+        labels=["H3 cell", "Borough", "Place", "Incidents", "Harm (CCHI days)"],
+        tooltips=[
+            [str(cell), str(b), str(p or ""), suppress(n, min_count), _harm_text(n, h, min_count)]
+            for cell, b, p, n, h in zip(
+                cells.index,
+                cells["borough"],
+                place,
+                cells["incidents"],
+                cells["harm"],
+                strict=True,
             )
-        return rows
-
-    labels = ["H3 cell", "Borough", "Place", "Incidents", "Harm (CCHI days)"]
+        ],
+    )
+    shared.add_to(fmap)
 
     breaks = class_breaks(cells["harm"])
-    CompactPolygons(
-        cells,
+    shared.layer(
         name="Harm per H3 cell",
         classes=class_of(cells["harm"], breaks, len(HARM_COLOURS)),
         colours=HARM_COLOURS,
-        labels=labels,
-        tooltips=tips([]),
     ).add_to(fmap)
     legends.append(Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days")))
 
     if "density" in cells and cells["density"].gt(0).any():
-        breaks = class_breaks(cells["density"])
-        CompactPolygons(
-            cells,
+        breaks = class_breaks(cells["density"].fillna(0))
+        shared.layer(
             name="Kernel density of harm",
-            classes=class_of(cells["density"], breaks, len(DENSITY_COLOURS)),
+            classes=class_of(cells["density"].fillna(0), breaks, len(DENSITY_COLOURS)),
             colours=DENSITY_COLOURS,
-            labels=[*labels, "Density (days/km²)"],
-            tooltips=tips(["density"]),
+            extra_labels=("Density (days/km²)",),
+            extra_tooltips=[[f"{v:,.1f}"] for v in cells["density"].fillna(0)],
             show=False,
             line_weight=0.0,
         ).add_to(fmap)
         legends.append(Legend("Kernel density", _legend_rows(breaks, DENSITY_COLOURS, "days/km²")))
 
     classes, colours = _categories(cells["gi_class"], GI_COLOURS)
-    CompactPolygons(
-        cells,
+    shared.layer(
         name="Getis-Ord Gi* hot and cold spots",
         classes=classes,
         colours=colours,
-        labels=[*labels, "Gi* z", "Class"],
-        tooltips=tips(["gi_z", "gi_class"]),
+        extra_labels=("Gi* z", "Class"),
+        extra_tooltips=[
+            [f"{z:.2f}", GI_LABELS.get(str(c), str(c))]
+            for z, c in zip(cells["gi_z"], cells["gi_class"], strict=True)
+        ],
         show=False,
     ).add_to(fmap)
     legends.append(
-        Legend(
-            f"Gi* ({gi_p_label})",
-            [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS],
-        )
+        Legend(f"Gi* ({gi_p_label})", [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS])
     )
 
     if "trend" in cells and cells["trend"].isin(list(TREND_COLOURS)).any():
         classes, colours = _categories(cells["trend"], TREND_COLOURS)
-        CompactPolygons(
-            cells,
+        shared.layer(
             name="Emerging hot spot trends",
             classes=classes,
             colours=colours,
-            labels=[*labels, "Trend"],
-            tooltips=tips(["trend"]),
+            extra_labels=("Trend",),
+            extra_tooltips=[[str(t)] for t in cells["trend"]],
             show=False,
         ).add_to(fmap)
         present = [k for k in TREND_COLOURS if (cells["trend"] == k).any()]
         legends.append(Legend("Emerging trend", [(TREND_COLOURS[k], k) for k in present]))
 
     if clusters is not None and not clusters.empty:
-        CompactPolygons(
+        cluster_shapes = SharedShapes(
             clusters,
-            name="Harm clusters (named places)",
-            classes=[0] * len(clusters),
-            colours=CLUSTER_COLOUR,
             labels=["Rank", "Place", "Borough", "Incidents", "Harm (CCHI days)"],
             tooltips=[
                 [
@@ -461,7 +531,14 @@ def draw_hotspot_map(
                 ]
                 for _, r in clusters.iterrows()
             ],
+        )
+        cluster_shapes.add_to(fmap)
+        cluster_shapes.layer(
+            name="Harm clusters (named places)",
+            classes=[0] * len(clusters),
+            colours=CLUSTER_COLOUR,
             line_weight=1.5,
+            fill_opacity=0.35,
         ).add_to(fmap)
         legends.append(
             Legend("Harm clusters", [(CLUSTER_COLOUR[0], "cluster (DBSCAN, harm-weighted)")])
@@ -517,21 +594,25 @@ def draw_harm_map(
 
     if areas is not None and not areas.empty:
         breaks = class_breaks(areas["count"])
-        CompactPolygons(
-            areas,
-            name=html.escape(areas_label),
-            classes=class_of(areas["count"], breaks, len(AREA_COLOURS)),
-            colours=AREA_COLOURS,
+        drawn = areas[areas["count"] > 0]
+        area_shapes = SharedShapes(
+            drawn,
             labels=["Area", "Offences", "Harm (CCHI days)"],
             tooltips=[
                 [name, suppress(c, min_count), _harm_text(c, h, min_count)]
                 for name, c, h in zip(
-                    areas["area_name"], areas["count"], areas["harm"], strict=True
+                    drawn["area_name"], drawn["count"], drawn["harm"], strict=True
                 )
             ],
+            decimals=4,
+        )
+        area_shapes.add_to(fmap)
+        area_shapes.layer(
+            name=html.escape(areas_label),
+            classes=class_of(drawn["count"], breaks, len(AREA_COLOURS)),
+            colours=AREA_COLOURS,
             show=False,
             line_weight=0.2,
-            decimals=4,
         ).add_to(fmap)
         legends.append(
             Legend(
@@ -540,22 +621,26 @@ def draw_harm_map(
         )
 
     breaks = class_breaks(cells["harm_sum"])
-    CompactPolygons(
-        cells,
-        name="Harm per H3 cell",
-        classes=class_of(cells["harm_sum"], breaks, len(HARM_COLOURS)),
-        colours=HARM_COLOURS,
+    drawn = cells[cells["harm_sum"] > 0]
+    cell_shapes = SharedShapes(
+        drawn,
         labels=["H3 cell", "Borough", "Incidents", "Harm (CCHI days)"],
         tooltips=[
             [cell, borough, suppress(c, min_count), _harm_text(c, h, min_count)]
             for cell, borough, c, h in zip(
-                cells.index,
-                cells["borough"],
-                cells["incident_count"],
-                cells["harm_sum"],
+                drawn.index,
+                drawn["borough"],
+                drawn["incident_count"],
+                drawn["harm_sum"],
                 strict=True,
             )
         ],
+    )
+    cell_shapes.add_to(fmap)
+    cell_shapes.layer(
+        name="Harm per H3 cell",
+        classes=class_of(drawn["harm_sum"], breaks, len(HARM_COLOURS)),
+        colours=HARM_COLOURS,
     ).add_to(fmap)
     legends.insert(
         0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))

@@ -149,8 +149,11 @@ def find_sources(inputs: Sequence[str | Path]) -> list[Source]:
 class _BoundedReader(io.RawIOBase):
     """Read from ``raw`` but refuse to deliver more than ``limit`` bytes."""
 
-    def __init__(self, raw: io.BufferedIOBase, limit: int, label: str) -> None:
+    def __init__(
+        self, raw: io.BufferedIOBase, limit: int, label: str, owned: tuple[object, ...] = ()
+    ) -> None:
         self._raw = raw
+        self._owned = owned  # underlying handles that closing ``raw`` leaves open
         self._limit = limit
         self._label = label
         self.delivered = 0
@@ -178,6 +181,8 @@ class _BoundedReader(io.RawIOBase):
 
     def close(self) -> None:
         self._raw.close()
+        for handle in self._owned:
+            handle.close()  # type: ignore[attr-defined]
         super().close()
 
 
@@ -215,16 +220,18 @@ def open_binary(source: Source, *, buffer_size: int = 1 << 20) -> OpenedSource:
                 )
             handle = archive.fp
             position = (lambda: handle.tell()) if handle is not None else (lambda: 0)
+            owned: tuple[object, ...] = (archive,)
         else:
             file_handle = open(source.path, "rb")  # noqa: SIM115 (closed by the caller)
             position = file_handle.tell
             raw = gzip.GzipFile(fileobj=file_handle) if name.endswith(".gz") else file_handle
+            owned = (file_handle,) if raw is not file_handle else ()
             limit = max(source.size_bytes * MAX_EXPANSION_RATIO, MIN_EXPANSION_ALLOWANCE)
             if not name.endswith(".gz"):
                 limit = 2**62
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot open {source.label}: {exc}") from None
-    bounded = _BoundedReader(raw, limit, source.label)
+    bounded = _BoundedReader(raw, limit, source.label, owned)
     return OpenedSource(
         stream=io.BufferedReader(bounded, buffer_size=buffer_size), position=position
     )

@@ -1,0 +1,119 @@
+"""``hotspots detect`` end to end on bundled real data, plus the pieces it adds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from conftest import DATA
+
+from hotspots.detect import CONTRACT_COLUMNS, monthly_totals, place_per_cell
+
+BURGLARY = DATA / "police_uk" / "met_burglary"
+GI_CLASSES = {"hot_99", "hot_95", "hot_90", "cold_90", "cold_95", "cold_99", "not_significant"}
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hotspots.cli", *args], capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.fixture(scope="module")
+def detected(tmp_path_factory):
+    out = tmp_path_factory.mktemp("detect") / "out"
+    result = run("detect", str(BURGLARY), "--months", "2023-09..2024-08", "--out", str(out))
+    return out, result
+
+
+def test_detect_writes_every_output(detected):
+    out, result = detected
+    assert result.returncode == 0, result.stderr
+    for name in (
+        "cells.parquet",
+        "hotspots.geojson",
+        "map.html",
+        "report.html",
+        "manifest.json",
+        "rejects.csv",
+    ):
+        assert (out / name).exists(), name
+    assert "Concentration of harm" in result.stdout
+
+
+def test_cells_table_follows_the_contract(detected):
+    out, _ = detected
+    cells = gpd.read_parquet(out / "cells.parquet")
+    assert list(cells.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
+    assert cells["cell"].is_unique and len(cells) > 17_000
+    assert (cells["incidents"] == 0).any()  # zeros are present
+    assert sorted(cells["rank"]) == list(range(1, len(cells) + 1))
+    assert set(cells["gi_class"]) <= GI_CLASSES
+    assert cells["gi_p"].between(0, 1).all() and (cells["gi_p_fdr"] >= cells["gi_p"] - 1e-12).all()
+    assert cells["density"].ge(0).all()
+    assert cells.crs.to_epsg() == 27700
+    top = cells.sort_values("rank").iloc[0]
+    assert top["harm"] == cells["harm"].max()
+    assert top["place"].startswith("On or near")
+
+
+def test_manifest_records_every_automatic_choice(detected):
+    out, _ = detected
+    manifest = json.loads((out / "manifest.json").read_text())
+    choices = manifest["automatic_choices"]
+    for key in ("cells", "kernel_density", "gi_star", "clusters", "emerging"):
+        assert choices[key], key
+    detect = manifest["detect"]
+    assert detect["period"] == ["2023-09", "2024-08"]
+    assert manifest["rows"]["invariant_holds"]
+    assert manifest["rejects_by_reason"]["not_selected"] > 0  # months outside the range
+
+
+def test_hotspots_geojson_suppresses_small_counts(detected):
+    out, _ = detected
+    collection = json.loads((out / "hotspots.geojson").read_text())
+    kinds = {f["properties"]["kind"] for f in collection["features"]}
+    assert kinds <= {"gi_hot_cell", "harm_cluster"} and kinds
+    for feature in collection["features"]:
+        props = feature["properties"]
+        if props["suppressed"]:
+            assert props["incidents"] is None and props["harm"] is None
+        else:
+            assert props["incidents"] == 0 or props["incidents"] >= 5
+
+
+def test_report_states_concentration_hot_cells_and_trends(detected):
+    out, _ = detected
+    html = (out / "report.html").read_text()
+    assert "of harm in the top 1% of cells" in html
+    assert "significant hot cells" in html
+    assert "Emerging hot spots" in html
+    assert "data:image/png;base64," in html
+    assert "<script" not in html
+
+
+def test_place_per_cell_and_monthly_totals():
+    incidents = pd.DataFrame(
+        {
+            "cell_id": ["a", "a", "a", "b", None],
+            "location": [
+                "On or near X",
+                "On or near Y",
+                "On or near Y",
+                "On or near Z",
+                "On or near W",
+            ],
+            "month": pd.PeriodIndex(
+                ["2024-01", "2024-01", "2024-03", "2024-03", "2024-03"], freq="M"
+            ),
+            "harm": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    assert place_per_cell(incidents).to_dict() == {"a": "On or near Y", "b": "On or near Z"}
+    monthly = monthly_totals(incidents)
+    assert [str(m) for m in monthly.index] == ["2024-01", "2024-02", "2024-03"]
+    assert monthly["incidents"].tolist() == [2, 0, 3]
