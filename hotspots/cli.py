@@ -482,6 +482,15 @@ def demo(out_dir: str, resolution: int) -> None:
     for name, path in result.files.items():
         size = Path(path).stat().st_size / 1e6
         console.print(f"{name}: {path} ({size:.1f} MB)")
+    for name, detected in result.detections.items():
+        detection = detected.detection
+        harm = detection.concentration["harm"]
+        hot = int(detection.cells["gi_class"].astype(str).str.startswith("hot").sum())
+        console.print(
+            f"[bold]detect {name}[/] ({detection.period[0]} to {detection.period[1]}): top 5% of "
+            f"{detection.units} hold {100 * harm.top_share[0.05]:.1f}% of harm; {hot:,} significant "
+            f"hot {detection.units} (Gi*, FDR); report {detected.files['report']}"
+        )
     console.print(
         f"Demo finished in {result.seconds:.1f} s. Open {result.files['map']} in a browser."
     )

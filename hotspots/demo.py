@@ -6,11 +6,14 @@ Steps (each a public function a notebook can call):
    Met stop and search) into a GeoParquet store, with rejects and a manifest;
 2. harm per H3 cell over all of London (cells with no incidents included);
 3. harm per LSOA from the incidents, and violence per LSOA from the Met's area counts;
-4. a folium map (offline) with harm per cell, violence per LSOA and borough boundaries.
+4. a folium map (offline) with harm per cell, violence per LSOA and borough boundaries;
+5. ``detect`` with every hotspot method on Met burglary (H3 cells) and on Met violence
+   (LSOA lattice), for the last 12 months, each with its own map and report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ from hotspots.boundaries import london_boroughs, london_layers, london_lsoas
 from hotspots.density import count_in_cells
 from hotspots.grid import make_grid
 from hotspots.harm import default_harm_table
-from hotspots.ingest import IngestSettings, ProgressCallback
+from hotspots.ingest import IngestSettings, ProgressCallback, Selection
 from hotspots.io import write_csv, write_json
 from hotspots.manifest import Clock, package_versions
 from hotspots.maps import draw_harm_map
@@ -48,6 +51,7 @@ class DemoResult:
     lsoa_violence: gpd.GeoDataFrame
     files: dict[str, Path]
     seconds: float
+    detections: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 def demo_inputs() -> list[Path]:
@@ -149,6 +153,27 @@ def run_demo(
     )
     files["map"] = out / "map.html"
     fmap.save(str(files["map"]))
+
+    # every hotspot method: Met burglary points, and Met violence on the LSOA lattice
+    from hotspots.detect import run_detect
+
+    burglary = dataclasses.replace(
+        settings, selection=Selection(months=VIOLENCE_MONTHS, crime_types=("Burglary",))
+    )
+    point_detect = run_detect(
+        [store_dir], out / "detect_burglary", settings=burglary, overwrite=overwrite
+    )
+    violence = dataclasses.replace(
+        settings, selection=Selection(months=VIOLENCE_MONTHS, crime_types=(VIOLENCE,))
+    )
+    area_detect = run_detect(
+        [bundled("police_uk", "mps_area_counts", LSOA_COUNTS)],
+        out / "detect_violence_lsoa",
+        settings=violence,
+        overwrite=overwrite,
+    )
+    files["detect_burglary"] = point_detect.files["report"]
+    files["detect_violence_lsoa"] = area_detect.files["report"]
     seconds = time.perf_counter() - start
     write_json(
         out / "manifest.json",
@@ -184,6 +209,7 @@ def run_demo(
         lsoa_violence=lsoa_violence,
         files=files,
         seconds=seconds,
+        detections={"burglary": point_detect, "violence_lsoa": area_detect},
     )
 
 

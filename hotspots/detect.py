@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots import schema
+from hotspots.area_counts import AreaCounts
 from hotspots.concentration import Concentration, measure_concentration
 from hotspots.density import HARM_SUM, INCIDENT_COUNT, count_in_cells
 from hotspots.errors import InputError, SchemaError
@@ -142,6 +143,9 @@ class Detection:
     gi_p_label: str
     title: str = "Harm hotspots"
     study_areas: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    unit: str = "H3 cell"
+    units: str = "cells"
+    place_heading: str = "place (most common location)"
 
 
 def place_per_cell(incidents: pd.DataFrame) -> pd.Series:
@@ -372,8 +376,303 @@ def detect_hotspots(
     )
 
 
+def detect_area_hotspots(
+    counts: AreaCounts,
+    areas: Areas,
+    *,
+    boroughs: Areas | None = None,
+    options: DetectOptions | None = None,
+    title: str = "Harm hotspots by area",
+) -> Detection:
+    """Run the lattice methods on area counts (the Met's LSOA or ward tables).
+
+    Area counts have no points, so kernel density and point clustering do not apply:
+    ``density`` is harm per km² of the area and ``cluster`` is -1. Gi* uses queen
+    contiguity (areas sharing a boundary point are neighbours) and emerging hot spots use
+    the monthly counts.
+
+    Parameters
+    ----------
+    counts
+        From :func:`hotspots.area_counts.read_area_counts`.
+    areas
+        The polygons the counts refer to (e.g. :func:`hotspots.boundaries.london_lsoas`);
+        every area is a row, zeros included. Codes in ``counts`` that are not polygons are
+        left out and counted in ``parameters``.
+    boroughs
+        Borough polygons for names and map outlines (codes in ``counts`` are GSS codes).
+    options
+        Gi* settings (``permutations``, ``seed``, ``fdr``) and the disclosure threshold.
+    title
+        Title for maps and reports.
+    """
+    from hotspots import emerging, stats
+    from hotspots.area_counts import AREA_CODE, COUNT
+
+    options = options or DetectOptions()
+    polygons = areas.polygons
+    tidy = counts.counts
+    known = tidy[AREA_CODE].isin(polygons.index)
+    unknown_codes = sorted(set(tidy.loc[~known, AREA_CODE]))
+    tidy = tidy[known]
+    if tidy.empty:
+        raise InputError(
+            f"none of the area codes in the counts are in {areas.source}; "
+            "check that the boundary layer matches the counts (e.g. 2021 LSOAs)."
+        )
+    per_area = tidy.groupby(AREA_CODE)[[COUNT, schema.HARM]].sum()
+    incidents = per_area[COUNT].reindex(polygons.index, fill_value=0).astype(np.int64)
+    harm = per_area[schema.HARM].reindex(polygons.index, fill_value=0.0).astype(np.float64)
+    area_km2 = polygons.geometry.area.to_numpy() / 1e6
+
+    weights = stats.polygon_neighbours(polygons, contiguity="queen")
+    p_from = stats.ANALYTIC
+    gi = stats.gi_star(
+        harm,
+        weights,
+        permutations=options.permutations,
+        seed=options.seed,
+        fdr=options.fdr,
+        p_from=p_from,
+    )
+    neighbours = np.asarray(weights.sum(axis=1)).ravel()
+    gi_label = "analytic two-sided normal p" + (", Benjamini-Hochberg FDR" if options.fdr else "")
+
+    months = sorted(tidy[schema.MONTH].unique())
+    cube = (
+        tidy.pivot_table(index=AREA_CODE, columns=schema.MONTH, values=schema.HARM, aggfunc="sum")
+        .reindex(index=polygons.index, columns=months)
+        .fillna(0.0)
+    )
+    if len(months) >= MIN_MONTHS_FOR_TRENDS:
+        trend_table = emerging.emerging_hotspots(cube, weights, fdr=options.fdr)
+        trends = trend_table["trend"].astype(str)
+        trend_choice = (
+            f"emerging hot spots over {len(months)} months ({months[0]}..{months[-1]}) of "
+            "harm per area: Gi* per month with queen-contiguity neighbours, bins significant "
+            "at p <= 0.05 after Benjamini-Hochberg over all bins, Mann-Kendall trend at 0.05"
+        )
+    else:
+        trends = pd.Series("not_enough_months", index=polygons.index)
+        trend_choice = f"only {len(months)} month(s): no emerging hot-spot classes"
+
+    borough_codes = tidy.groupby(AREA_CODE)[schema.BOROUGH].first().reindex(polygons.index)
+    borough_names = borough_codes
+    if boroughs is not None:
+        names = pd.Series(boroughs.names, index=boroughs.codes)
+        borough_names = borough_codes.map(names).fillna(borough_codes)
+    cells = gpd.GeoDataFrame(
+        {
+            "cell": polygons.index.to_numpy(),
+            "borough": borough_names.fillna("").to_numpy(dtype=object),
+            "incidents": incidents.to_numpy(),
+            "harm": harm.to_numpy(),
+            "density": harm.to_numpy() / np.where(area_km2 > 0, area_km2, np.nan),
+            "gi_z": gi["gi_z"].to_numpy(),
+            "gi_p": gi["gi_p"].to_numpy(),
+            "gi_p_fdr": gi["gi_p_fdr"].to_numpy(),
+            "gi_class": gi["gi_class"].astype(str).to_numpy(dtype=object),
+            "cluster": -1,
+            "trend": trends.reindex(polygons.index).to_numpy(dtype=object),
+            "rank": 0,
+            "borough_code": borough_codes.fillna("").to_numpy(dtype=object),
+            "place": polygons["name"].to_numpy(dtype=object),
+            "gi_p_perm": gi["gi_p_perm"].to_numpy(),
+            "area_km2": area_km2,
+        },
+        geometry=polygons.geometry.to_numpy(),
+        index=pd.Index(polygons.index.to_numpy(), name="area_code"),
+        crs=polygons.crs,
+    )
+    cells["rank"] = _rank(cells).to_numpy()
+    monthly = pd.DataFrame(
+        {
+            "incidents": tidy.groupby(schema.MONTH)[COUNT].sum(),
+            "harm": tidy.groupby(schema.MONTH)[schema.HARM].sum(),
+        }
+    )
+    hot = int(cells["gi_class"].str.startswith("hot").sum())
+    cold = int(cells["gi_class"].str.startswith("cold").sum())
+    choices = {
+        "areas": (
+            f"{len(polygons):,} {areas.kind} polygons from {Path(areas.source).name} (areas without "
+            f"offences kept as 0); {len(unknown_codes)} code(s) in the counts have no polygon "
+            "and are left out"
+        ),
+        "counts": (
+            f"{counts.geography} counts from the MPS recorded-crime table, {months[0]}..{months[-1]}; "
+            f"harm = count x CCHI weight of the minor category ({counts.harm_table})"
+        ),
+        "density": "harm per km² of each area (no kernel density: area counts have no points)",
+        "gi_star": (
+            f"Getis-Ord Gi* on harm with queen contiguity (median {int(np.median(neighbours))} "
+            f"areas per neighbourhood, the area itself included); classes at 90/95/99% from the "
+            f"{gi_label}: {hot:,} hot and {cold:,} cold areas"
+        ),
+        "clusters": "not applicable to area counts (no points)",
+        "emerging": trend_choice,
+    }
+    parameters: dict[str, object] = {
+        "areas": len(polygons),
+        "area_layer": areas.source,
+        "unknown_area_codes": unknown_codes[:50],
+        "unknown_area_code_count": len(unknown_codes),
+        "months": [str(m) for m in months],
+        "gi_star": {
+            "contiguity": "queen",
+            "fdr": options.fdr,
+            "permutations": options.permutations,
+        },
+    }
+    return Detection(
+        cells=cells,
+        clusters=gpd.GeoDataFrame(geometry=[], crs=polygons.crs),
+        concentration={
+            "incidents": measure_concentration(cells["incidents"], quantity="incidents"),
+            "harm": measure_concentration(cells["harm"], quantity="harm"),
+        },
+        monthly=monthly,
+        choices=choices,
+        parameters=parameters,
+        period=(str(months[0]), str(months[-1])),
+        crime_types=tuple(sorted(tidy["major_category"].unique())),
+        harm_table=counts.harm_table,
+        gi_p_label=gi_label,
+        title=title,
+        study_areas=boroughs.polygons if boroughs is not None else None,
+        unit=detection_unit(counts.geography),
+        units=detection_unit(counts.geography) + "s",
+        place_heading="name",
+    )
+
+
 # ---------------------------------------------------------------------------
 # reading inputs and writing outputs
+
+
+def _area_counts_input(paths: list[Path], settings: IngestSettings) -> AreaCounts | None:
+    """Read an MPS area-count table if that is what was given (else None)."""
+    from hotspots.area_counts import GEOGRAPHIES, read_area_counts
+    from hotspots.sources import read_header
+
+    if len(paths) != 1 or not paths[0].is_file():
+        return None
+    sources = find_sources(paths)
+    header = sources[0].path and read_header(sources[0])[0]
+    columns = {c.strip() for c in header}
+    is_counts = any(code in columns for code, _ in GEOGRAPHIES.values()) and (
+        {"major_category", "minor_category"} <= columns or {"majortext", "minortext"} <= columns
+    )
+    if not is_counts:
+        return None
+    majors = settings.selection.crime_types
+    return read_area_counts(paths[0], months=settings.selection.months, majors=majors)
+
+
+def _run_area_detect(
+    paths: list[Path],
+    counts: AreaCounts,
+    out: Path,
+    *,
+    settings: IngestSettings,
+    options: DetectOptions,
+    clock: Clock,
+    title: str | None,
+) -> DetectResult:
+    from hotspots.boundaries import london_boroughs, london_lsoas, london_wards
+    from hotspots.maps import draw_hotspot_map
+    from hotspots.report import render_detect_report
+
+    layers = {"lsoa": london_lsoas, "ward": london_wards}
+    if counts.geography not in layers:
+        raise InputError(
+            f"{paths[0]} holds {counts.geography} counts; detect works on LSOA or ward counts "
+            "(a lattice of small areas)."
+        )
+    areas = layers[counts.geography]()
+    boroughs = london_boroughs()
+    what = ", ".join(m.title() for m in settings.selection.crime_types or ()) or "all offences"
+    detection = detect_area_hotspots(
+        counts,
+        areas,
+        boroughs=boroughs,
+        options=options,
+        title=title or f"Harm hotspots by {detection_unit(counts.geography)}: {what}",
+    )
+    write_csv(out / "rejects.csv", counts.rejects)
+    cells = detection.cells
+    files: dict[str, Path] = {}
+    table = cells.rename(columns={"cell": "area", "place": "area_name"})
+    files["areas"] = out / "areas.parquet"
+    with atomic_path(files["areas"], mode="wb") as handle:
+        table.to_parquet(handle, index=False)
+    files["areas_csv"] = out / "areas.csv"
+    write_csv(files["areas_csv"], table.drop(columns="geometry"))
+    files["hotspots"] = out / "hotspots.geojson"
+    write_json(files["hotspots"], hotspots_geojson(detection, min_count=options.min_count))
+    fmap = draw_hotspot_map(
+        cells,
+        clusters=None,
+        boroughs=boroughs.polygons,
+        title=detection.title,
+        period=f"{detection.period[0]} to {detection.period[1]}",
+        harm_table=detection.harm_table,
+        gi_p_label=detection.gi_p_label,
+        min_count=options.min_count,
+        unit=detection.unit,
+        density_label="Harm per km²",
+    )
+    files["map"] = out / "map.html"
+    with atomic_path(files["map"]) as handle:
+        handle.write(fmap.get_root().render())
+    rejects = counts.rejects["reason"].value_counts().sort_index().to_dict()
+    accepted = counts.rows_read - len(counts.rejects)
+    manifest = build_manifest(
+        command="detect",
+        sources=find_sources(paths),
+        reports=[],
+        parameters={"harm_table": counts.harm_table, "selection": settings.selection.describe()},
+        outputs=files,
+        clock=clock,
+        extra={
+            "automatic_choices": detection.choices,
+            "detect": {
+                "input": "area counts",
+                "geography": counts.geography,
+                "parameters": detection.parameters,
+                "period": list(detection.period),
+                "concentration": {k: v.as_dict() for k, v in detection.concentration.items()},
+                "gi_classes": cells["gi_class"].value_counts().sort_index().to_dict(),
+                "trends": cells["trend"].value_counts().sort_index().to_dict(),
+                "gi_classes_drawn_from": detection.gi_p_label,
+            },
+        },
+    )
+    manifest["rows"] = {
+        "read": counts.rows_read,
+        "accepted": accepted,
+        "rejected": len(counts.rejects),
+        "invariant_holds": accepted + len(counts.rejects) == counts.rows_read,
+        "unit": "wide rows (area x offence)",
+    }
+    manifest["rejects_by_reason"] = rejects
+    for entry in manifest["inputs"]:  # type: ignore[union-attr]
+        entry.update(
+            {"rows_read": counts.rows_read, "accepted": accepted, "rejected": len(counts.rejects)}
+        )
+    files["report"] = out / "report.html"
+    with atomic_path(files["report"]) as handle:
+        handle.write(
+            render_detect_report(detection, manifest=manifest, min_count=options.min_count)
+        )
+    manifest["outputs"]["report"] = {"path": str(files["report"])}  # type: ignore[index]
+    write_json(out / "manifest.json", manifest)
+    return DetectResult(out_dir=out, detection=detection, files=files, manifest=manifest)
+
+
+def detection_unit(geography: str) -> str:
+    """Readable unit for a geography: ``LSOA``, ``ward``."""
+    return "LSOA" if geography == "lsoa" else geography
 
 
 def _is_store(path: Path) -> bool:
@@ -479,6 +778,11 @@ def run_detect(
     out = prepare_out_dir(out_dir, overwrite=overwrite)
     selection: Selection = settings.selection
     paths = [Path(p) for p in inputs]
+    counts = _area_counts_input(paths, settings)
+    if counts is not None:
+        return _run_area_detect(
+            paths, counts, out, settings=settings, options=options, clock=clock, title=title
+        )
     if len(paths) == 1 and _is_store(paths[0]):
         store = paths[0]
         offences = None

@@ -425,6 +425,8 @@ def draw_hotspot_map(
     gi_p_label: str = "FDR-adjusted analytic p",
     min_count: int = DEFAULT_MIN_COUNT,
     tiles: str | None = None,
+    unit: str = "H3 cell",
+    density_label: str = "Kernel density of harm",
 ) -> folium.Map:
     """Map every detection method as its own layer, for a borough commander.
 
@@ -445,6 +447,10 @@ def draw_hotspot_map(
         Counts below this are shown as "fewer than N".
     tiles
         Optional background tiles (need internet).
+    unit
+        What a row of ``cells`` is ("H3 cell", "LSOA", ...), for layer names and tooltips.
+    density_label
+        Name of the ``density`` layer (kernel density for points, harm per km² for areas).
     """
     centre = boroughs.to_crs(schema.WGS84).union_all().centroid
     fmap = offline_map(location=(centre.y, centre.x), zoom_start=11, tiles=tiles)
@@ -452,7 +458,7 @@ def draw_hotspot_map(
     place = cells["place"] if "place" in cells else pd.Series("", index=cells.index)
     shared = SharedShapes(
         cells,
-        labels=["H3 cell", "Borough", "Place", "Incidents", "Harm (CCHI days)"],
+        labels=[unit, "Borough", "Place", "Incidents", "Harm (CCHI days)"],
         tooltips=[
             [str(cell), str(b), str(p or ""), suppress(n, min_count), _harm_text(n, h, min_count)]
             for cell, b, p, n, h in zip(
@@ -469,16 +475,18 @@ def draw_hotspot_map(
 
     breaks = class_breaks(cells["harm"])
     shared.layer(
-        name="Harm per H3 cell",
+        name=f"Harm per {unit}",
         classes=class_of(cells["harm"], breaks, len(HARM_COLOURS)),
         colours=HARM_COLOURS,
     ).add_to(fmap)
-    legends.append(Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days")))
+    legends.append(
+        Legend(f"Harm per {unit} ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))
+    )
 
     if "density" in cells and cells["density"].gt(0).any():
         breaks = class_breaks(cells["density"].fillna(0))
         shared.layer(
-            name="Kernel density of harm",
+            name=density_label,
             classes=class_of(cells["density"].fillna(0), breaks, len(DENSITY_COLOURS)),
             colours=DENSITY_COLOURS,
             extra_labels=("Density (days/km²)",),
@@ -486,7 +494,7 @@ def draw_hotspot_map(
             show=False,
             line_weight=0.0,
         ).add_to(fmap)
-        legends.append(Legend("Kernel density", _legend_rows(breaks, DENSITY_COLOURS, "days/km²")))
+        legends.append(Legend(density_label, _legend_rows(breaks, DENSITY_COLOURS, "days/km²")))
 
     classes, colours = _categories(cells["gi_class"], GI_COLOURS)
     shared.layer(

@@ -56,13 +56,13 @@ def figure_lorenz(detection: Detection) -> str:
             label=f"{key} (Gini {conc.gini:.2f})",
         )
     ax.plot([0, 1], [0, 1], ":", color="grey", label="even spread")
-    ax.set_xlabel("share of cells, highest first")
+    ax.set_xlabel(f"share of {detection.units}, highest first")
     ax.set_ylabel("share of total")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title("Concentration of incidents and harm over H3 cells")
+    ax.set_title(f"Concentration of incidents and harm over {detection.units}")
     return _png(fig)
 
 
@@ -99,7 +99,7 @@ def figure_classes(counts: dict[str, int], colours: dict[str, str], title: str) 
     for i, n in enumerate(names):
         ax.text(counts[n], i, f" {counts[n]:,}", va="center", fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("cells")
+    ax.set_xlabel("places")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -220,6 +220,9 @@ def render_detect_report(
     n_clusters = 0 if clusters is None else len(clusters)
     context = {
         "title": detection.title,
+        "unit": detection.unit,
+        "units": detection.units,
+        "place_heading": detection.place_heading,
         "period_text": f"{detection.period[0]} to {detection.period[1]}",
         "crime_types": ", ".join(detection.crime_types)
         if detection.crime_types
@@ -242,7 +245,7 @@ def render_detect_report(
             f"{n_clusters} harm-weighted DBSCAN clusters; {detection.choices.get('clusters', '')}"
         ),
         "gi_text": (
-            f"{hot:,} hot and {cold:,} cold cells are significant at 90% or more after "
+            f"{hot:,} hot and {cold:,} cold {detection.units} are significant at 90% or more after "
             f"Benjamini-Hochberg false-discovery-rate control; classes are drawn from the "
             f"{detection.gi_p_label}. {detection.choices.get('gi_star', '')}"
         ),

@@ -117,3 +117,29 @@ def test_place_per_cell_and_monthly_totals():
     monthly = monthly_totals(incidents)
     assert [str(m) for m in monthly.index] == ["2024-01", "2024-02", "2024-03"]
     assert monthly["incidents"].tolist() == [2, 0, 3]
+
+
+def test_detect_on_met_lsoa_violence_counts(tmp_path):
+    counts = DATA / "police_uk" / "mps_area_counts" / "recorded-crime-lsoa_202308-202408.csv.gz"
+    out = tmp_path / "lsoa"
+    result = run(
+        "detect",
+        str(counts),
+        "--crime-type",
+        "VIOLENCE AGAINST THE PERSON",
+        "--months",
+        "2023-09..2024-08",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    areas = gpd.read_parquet(out / "areas.parquet")
+    assert len(areas) == 4994 and areas["area"].is_unique
+    assert areas["incidents"].sum() > 200_000
+    assert (areas["gi_class"].str.startswith("hot")).sum() > 50
+    assert set(areas["cluster"]) == {-1}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"]["invariant_holds"]
+    assert manifest["detect"]["period"] == ["2023-09", "2024-08"]
+    html = (out / "report.html").read_text()
+    assert "LSOAs" in html
