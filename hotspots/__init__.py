@@ -13,7 +13,17 @@ from hotspots.boundaries import (
     london_lsoas,
     london_wards,
 )
+from hotspots.clusters import Clusters, clusters_per_cell, find_clusters
+from hotspots.concentration import Concentration, measure_concentration
 from hotspots.density import count_in_cells
+from hotspots.detect import (
+    Detection,
+    DetectOptions,
+    detect_area_hotspots,
+    detect_hotspots,
+    run_detect,
+)
+from hotspots.emerging import emerging_hotspots, mann_kendall, space_time_cube
 from hotspots.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
 from hotspots.geocode import Areas, areas_from_frame, assign_areas, read_areas
 from hotspots.grid import cell_polygons, cells_from_lonlat, make_grid
@@ -28,13 +38,42 @@ from hotspots.ingest import (
     read_incidents,
     read_searches,
 )
+from hotspots.kde import choose_bandwidth, density_per_cell, kernel_density
 from hotspots.maps import draw_harm_map
 from hotspots.pipeline import IngestResult, ingest_to_store
+from hotspots.stats import (
+    benjamini_hochberg,
+    find_hotspots,
+    gi_star,
+    h3_neighbours,
+    polygon_neighbours,
+)
 from hotspots.store import read_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Clusters",
+    "Concentration",
+    "DetectOptions",
+    "Detection",
+    "benjamini_hochberg",
+    "choose_bandwidth",
+    "clusters_per_cell",
+    "density_per_cell",
+    "detect_area_hotspots",
+    "detect_hotspots",
+    "emerging_hotspots",
+    "find_clusters",
+    "find_hotspots",
+    "gi_star",
+    "h3_neighbours",
+    "kernel_density",
+    "mann_kendall",
+    "measure_concentration",
+    "polygon_neighbours",
+    "run_detect",
+    "space_time_cube",
     "AreaCounts",
     "Areas",
     "CRSError",
