@@ -404,9 +404,15 @@ def print_detect_summary(result, seconds: float) -> None:  # type: ignore[no-unt
     manifest = result.manifest
     rows = manifest.get("rows") or {}
     if rows:
+        left_out = (manifest.get("rejects_by_reason") or {}).get(schema.NOT_SELECTED, 0)
         console.print(
             f"[bold]Read {rows['read']:,} rows[/]: accepted {rows['accepted']:,} + rejected "
             f"{rows['rejected']:,} = {rows['accepted'] + rows['rejected']:,}"
+            + (
+                f" ({left_out:,} of the rejected are outside --months/--crime-type)"
+                if left_out
+                else ""
+            )
         )
     console.print(
         f"[bold]{int(cells['incidents'].sum()):,} incidents[/], {detection.period[0]} to "
