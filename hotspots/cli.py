@@ -345,6 +345,12 @@ def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: ob
     show_default=True,
     help="Suppress published counts below this.",
 )
+@click.option(
+    "--borough-report",
+    "borough_reports",
+    multiple=True,
+    help="Also write a map and report for this borough (name or code; 'all' for every one).",
+)
 @_ingest_options
 def detect(
     inputs: tuple[str, ...],
@@ -363,6 +369,7 @@ def detect(
     eps_m: float | None,
     min_harm: float | None,
     min_count: int,
+    borough_reports: tuple[str, ...],
     **options: object,
 ) -> None:
     """Find hotspots with every method: harm per cell, density, Gi*, clusters, trends.
@@ -392,7 +399,12 @@ def detect(
     )
     start = time.perf_counter()
     result = run_detect(
-        inputs, out_dir, settings=settings, options=detect_options, overwrite=overwrite
+        inputs,
+        out_dir,
+        settings=settings,
+        options=detect_options,
+        overwrite=overwrite,
+        borough_reports=borough_reports,
     )
     print_detect_summary(result, time.perf_counter() - start)
 

@@ -28,9 +28,9 @@ from hotspots.density import count_in_cells
 from hotspots.grid import make_grid
 from hotspots.harm import default_harm_table
 from hotspots.ingest import IngestSettings, ProgressCallback, Selection
-from hotspots.io import write_csv, write_json
+from hotspots.io import atomic_path, write_csv, write_json
 from hotspots.manifest import Clock, package_versions
-from hotspots.maps import draw_harm_map
+from hotspots.maps import draw_harm_map, render_map
 from hotspots.paths import bundled, data_dir
 from hotspots.pipeline import IngestResult, ingest_to_store
 from hotspots.store import read_store
@@ -152,7 +152,8 @@ def run_demo(
         areas_period=f"{VIOLENCE_MONTHS[0]} to {VIOLENCE_MONTHS[1]}",
     )
     files["map"] = out / "map.html"
-    fmap.save(str(files["map"]))
+    with atomic_path(files["map"]) as handle:
+        handle.write(render_map(fmap))
 
     # every hotspot method: Met burglary points, and Met violence on the LSOA lattice
     from hotspots.detect import run_detect

@@ -19,6 +19,7 @@ The cells table follows the command-line contract: ``cell``, ``borough``, ``inci
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Sequence
@@ -146,6 +147,7 @@ class Detection:
     unit: str = "H3 cell"
     units: str = "cells"
     place_heading: str = "place (most common location)"
+    monthly_by_borough: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def place_per_cell(incidents: pd.DataFrame) -> pd.Series:
@@ -186,6 +188,78 @@ def monthly_totals(incidents: pd.DataFrame) -> pd.DataFrame:
             "incidents": grouped.size().reindex(full, fill_value=0).astype(int),
             "harm": grouped[schema.HARM].sum().reindex(full, fill_value=0.0),
         }
+    )
+
+
+def monthly_by_borough(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Incidents and harm per borough and month (long form, every month of the period)."""
+    if incidents.empty:
+        return pd.DataFrame(columns=[schema.BOROUGH_CODE, schema.MONTH, "incidents", "harm"])
+    months = pd.period_range(
+        incidents[schema.MONTH].min(), incidents[schema.MONTH].max(), freq="M"
+    )
+    grouped = incidents.groupby([schema.BOROUGH_CODE, schema.MONTH], observed=True)
+    table = pd.DataFrame({"incidents": grouped.size(), "harm": grouped[schema.HARM].sum()})
+    full = pd.MultiIndex.from_product(
+        [sorted(incidents[schema.BOROUGH_CODE].dropna().unique()), months],
+        names=[schema.BOROUGH_CODE, schema.MONTH],
+    )
+    return table.reindex(full, fill_value=0).reset_index()
+
+
+def borough_view(detection: Detection, borough: str) -> Detection:
+    """Cut a detection down to one borough, ranked within it.
+
+    Parameters
+    ----------
+    detection
+        A London-wide (or force-wide) detection.
+    borough
+        Borough code (``E09000022``) or name (``Lambeth``), any case.
+
+    Raises
+    ------
+    SchemaError
+        If no cell belongs to that borough.
+    """
+    cells = detection.cells
+    wanted = str(borough).strip().casefold()
+    mask = (cells["borough_code"].astype(str).str.casefold() == wanted) | (
+        cells["borough"].astype(str).str.casefold() == wanted
+    )
+    if not mask.any():
+        known = sorted(set(cells["borough"].astype(str)))
+        raise SchemaError(
+            f"no {detection.units} in borough {borough!r}; boroughs are e.g. {', '.join(known[:5])}."
+        )
+    local = cells[mask].copy()
+    code = str(local["borough_code"].iloc[0])
+    name = str(local["borough"].iloc[0])
+    local["rank"] = _rank(local).to_numpy()
+    clusters = detection.clusters
+    if clusters is not None and not clusters.empty and schema.BOROUGH_CODE in clusters:
+        clusters = clusters[clusters[schema.BOROUGH_CODE] == code].copy()
+        clusters["rank"] = range(1, len(clusters) + 1)
+    monthly = detection.monthly
+    if detection.monthly_by_borough is not None and not detection.monthly_by_borough.empty:
+        by = detection.monthly_by_borough
+        monthly = by[by[schema.BOROUGH_CODE] == code].set_index(schema.MONTH)[
+            ["incidents", "harm"]
+        ]
+    study = detection.study_areas
+    if study is not None and code in study.index:
+        study = study.loc[[code]]
+    return dataclasses.replace(
+        detection,
+        cells=local,
+        clusters=clusters,
+        concentration={
+            "incidents": measure_concentration(local["incidents"], quantity="incidents"),
+            "harm": measure_concentration(local["harm"], quantity="harm"),
+        },
+        monthly=monthly,
+        title=f"{detection.title} — {name}",
+        study_areas=study,
     )
 
 
@@ -361,6 +435,7 @@ def detect_hotspots(
     }
     months = placed[schema.MONTH]
     return Detection(
+        monthly_by_borough=monthly_by_borough(placed),
         cells=cells,
         clusters=found.polygons,
         concentration=concentration,
@@ -580,7 +655,7 @@ def _run_area_detect(
     title: str | None,
 ) -> DetectResult:
     from hotspots.boundaries import london_boroughs, london_lsoas, london_wards
-    from hotspots.maps import draw_hotspot_map
+    from hotspots.maps import draw_hotspot_map, render_map
     from hotspots.report import render_detect_report
 
     layers = {"lsoa": london_lsoas, "ward": london_wards}
@@ -624,7 +699,7 @@ def _run_area_detect(
     )
     files["map"] = out / "map.html"
     with atomic_path(files["map"]) as handle:
-        handle.write(fmap.get_root().render())
+        handle.write(render_map(fmap))
     rejects = counts.rejects["reason"].value_counts().sort_index().to_dict()
     accepted = counts.rows_read - len(counts.rejects)
     manifest = build_manifest(
@@ -763,13 +838,17 @@ def run_detect(
     options: DetectOptions | None = None,
     overwrite: bool = False,
     title: str | None = None,
+    borough_reports: Sequence[str] = (),
 ) -> DetectResult:
     """Read inputs (raw files or an ingested store), detect hotspots, write every output.
 
     Writes ``cells.parquet``, ``cells.csv``, ``hotspots.geojson``, ``clusters.csv``,
-    ``map.html``, ``report.html``, ``rejects.csv`` and ``manifest.json`` into ``out_dir``.
+    ``map.html``, ``report.html``, ``rejects.csv`` and ``manifest.json`` into ``out_dir``,
+    and ``boroughs/<name>/map.html`` + ``report.html`` for each of ``borough_reports``
+    (codes or names; ``"all"`` for every borough). When the input is an ingest folder that
+    also holds stop and search, searches per cell over the same months become a map layer.
     """
-    from hotspots.maps import draw_hotspot_map
+    from hotspots.maps import draw_hotspot_map, render_map
     from hotspots.pipeline import prepare_out_dir
     from hotspots.report import render_detect_report
 
@@ -790,6 +869,7 @@ def run_detect(
             offences = list(settings.harm.canonical(np.array(selection.crime_types, dtype=object)))
             offences = [o for o in offences if o]
         incidents = read_store(store, months=selection.months, offences=offences)
+        searches = _searches_in_store(store, selection.months)
         store_manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
         shutil.copyfile(store / "rejects.csv", out / "rejects.csv")
         sources = []
@@ -802,6 +882,7 @@ def run_detect(
         sources = find_sources(paths)
         loaded = read_incidents(paths, settings=settings)
         incidents = loaded.incidents
+        searches = None
         write_csv(out / "rejects.csv", loaded.rejects)
         reports = loaded.reports
         input_entries = None
@@ -820,6 +901,15 @@ def run_detect(
         title=title or f"Harm hotspots: {', '.join(crime_types or ('all crime',))}",
     )
 
+    if searches is not None:
+        per_cell = searches.groupby(schema.CELL_ID).size()
+        detection.cells["searches"] = (
+            per_cell.reindex(detection.cells.index, fill_value=0).astype(np.int64).to_numpy()
+        )
+        detection.choices["stop_and_search"] = (
+            f"{int(detection.cells['searches'].sum()):,} located searches in the same months "
+            "counted per cell (map layer 'Stop and search per cell')"
+        )
     files: dict[str, Path] = {}
     cells = detection.cells
     files["cells"] = out / "cells.parquet"
@@ -854,7 +944,7 @@ def run_detect(
     )
     files["map"] = out / "map.html"
     with atomic_path(files["map"]) as handle:
-        handle.write(fmap.get_root().render())
+        handle.write(render_map(fmap))
 
     extra: dict[str, object] = {
         "automatic_choices": detection.choices,
@@ -891,5 +981,85 @@ def run_detect(
             render_detect_report(detection, manifest=manifest, min_count=options.min_count)
         )
     manifest["outputs"]["report"] = {"path": str(files["report"])}
+    borough_files = _write_borough_outputs(
+        detection, out, borough_reports, options=options, wards_from=settings, manifest=manifest
+    )
+    for name, path in borough_files.items():
+        manifest["outputs"][name] = {"path": str(path)}
+    files.update(borough_files)
     write_json(out / "manifest.json", manifest)
     return DetectResult(out_dir=out, detection=detection, files=files, manifest=manifest)
+
+
+def _searches_in_store(store: Path, months: tuple[str, str] | None) -> pd.DataFrame | None:
+    """Located searches of an ingest folder, or None when it holds none."""
+    if not (store / "searches").is_dir():
+        return None
+    searches = read_store(store, dataset="searches", months=months, columns=[schema.CELL_ID])
+    return searches[searches[schema.CELL_ID].notna()]
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.strip().lower()).strip("_") or "area"
+
+
+def _write_borough_outputs(
+    detection: Detection,
+    out: Path,
+    wanted: Sequence[str],
+    *,
+    options: DetectOptions,
+    wards_from: IngestSettings,
+    manifest: dict[str, object],
+) -> dict[str, Path]:
+    """Write a map and a report per borough asked for; return their paths by key."""
+    from hotspots.maps import draw_hotspot_map, render_map
+    from hotspots.report import render_detect_report
+
+    if not wanted:
+        return {}
+    cells = detection.cells
+    if any(w.strip().casefold() == "all" for w in wanted):
+        codes = sorted(set(cells["borough_code"].dropna().astype(str)) - {""})
+    else:
+        codes = [str(w) for w in wanted]
+    wards = None
+    if (
+        wards_from.layers.study.kind == "borough"
+        and "london_boroughs" in wards_from.layers.study.source
+    ):
+        from hotspots.boundaries import london_wards
+
+        wards = london_wards().polygons
+    files: dict[str, Path] = {}
+    for code in codes:
+        view = borough_view(detection, code)
+        name = str(view.cells["borough"].iloc[0])
+        folder = out / "boroughs" / _slug(name)
+        local_wards = None
+        if wards is not None and view.study_areas is not None:
+            shape = view.study_areas.union_all()
+            inside = wards.representative_point().within(shape)
+            local_wards = wards[inside.to_numpy()]
+        fmap = draw_hotspot_map(
+            view.cells,
+            clusters=view.clusters,
+            boroughs=view.study_areas if view.study_areas is not None else cells.iloc[:0],
+            title=view.title,
+            period=f"{view.period[0]} to {view.period[1]}",
+            harm_table=view.harm_table,
+            gi_p_label=view.gi_p_label,
+            min_count=options.min_count,
+            unit=view.unit,
+            wards=local_wards,
+            zoom_start=13,
+        )
+        files[f"map_{_slug(name)}"] = folder / "map.html"
+        with atomic_path(folder / "map.html") as handle:
+            handle.write(render_map(fmap))
+        files[f"report_{_slug(name)}"] = folder / "report.html"
+        with atomic_path(folder / "report.html") as handle:
+            handle.write(
+                render_detect_report(view, manifest=manifest, min_count=options.min_count)
+            )
+    return files

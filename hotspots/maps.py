@@ -34,6 +34,26 @@ COORD_DECIMALS = 5
 DEFAULT_MIN_COUNT = 5
 
 
+def render_map(fmap: folium.Map) -> str:
+    """Render a map to HTML with stable element ids, so the same inputs give the same bytes.
+
+    folium names every element with a random id; they are replaced, in tree order, by a
+    counter before rendering.
+    """
+    counter = 0
+
+    def renumber(element: object) -> None:
+        nonlocal counter
+        element._id = f"{counter:032x}"  # type: ignore[attr-defined]
+        counter += 1
+        for child in list(getattr(element, "_children", {}).values()):
+            renumber(child)
+
+    root = fmap.get_root()
+    renumber(root)
+    return root.render()
+
+
 def _leaflet_assets() -> tuple[str, str]:
     """Leaflet's JS and CSS text from the xstatic-leaflet package."""
     from xstatic.pkg import leaflet
@@ -79,6 +99,45 @@ def class_breaks(values: pd.Series, n_classes: int = 6) -> np.ndarray:
     return np.unique(qs)
 
 
+SUPPRESSED_COLOUR = "#cccccc"
+
+
+def disclosed_classes(
+    values: pd.Series,
+    counts: pd.Series,
+    *,
+    min_count: int,
+    colours: tuple[str, ...],
+    unit: str,
+    what: str = "incidents",
+) -> tuple[list[int | None], tuple[str, ...], list[tuple[str, str]]]:
+    """Colour classes with disclosure control.
+
+    Places with 1 to ``min_count - 1`` counts share one grey class, so neither their count
+    nor their harm can be read off the map.
+
+    Returns
+    -------
+    tuple
+        ``(classes, colours, legend_rows)``: a class per value (None: not drawn), the
+        palette with the grey class first, and legend rows.
+    """
+    values = pd.Series(np.asarray(values, dtype=np.float64))
+    counts = pd.Series(np.asarray(counts, dtype=np.float64))
+    small = (counts > 0) & (counts < min_count)
+    shown = values.where(~small, 0.0)
+    breaks = class_breaks(shown)
+    classes = class_of(shown, breaks, len(colours))
+    out = [
+        0 if is_small else (None if c is None else c + 1)
+        for c, is_small in zip(classes, small, strict=True)
+    ]
+    rows = [(SUPPRESSED_COLOUR, f"fewer than {min_count} {what} (suppressed)")]
+    if (shown > 0).any():
+        rows += _legend_rows(breaks, colours, unit)
+    return out, (SUPPRESSED_COLOUR, *colours), rows
+
+
 def class_of(values: pd.Series, breaks: np.ndarray, n_colours: int) -> list[int | None]:
     """Colour class per value (None for zero: not drawn); few breaks use the darker end."""
     idx = np.searchsorted(breaks, values.to_numpy(), side="left")
@@ -103,10 +162,16 @@ def suppress(count: float | int, min_count: int) -> str:
 
 @dataclass(frozen=True)
 class Legend:
-    """An HTML legend box: title, unit and (colour, label) rows."""
+    """An HTML legend box: title, unit and (colour, label) rows.
+
+    A legend tied to a map layer (``layer``) is shown only while that layer is on the map
+    (see :class:`LegendSync`); ``shown`` is its state when the map opens.
+    """
 
     title: str
     rows: list[tuple[str, str]]
+    layer: str | None = None
+    shown: bool = True
 
     def html(self) -> str:
         """Render the legend as an HTML fragment (text escaped)."""
@@ -116,7 +181,36 @@ class Legend:
             f"{html.escape(label)}</div>"
             for colour, label in self.rows
         )
-        return f'<div class="hs-legend-block"><b>{html.escape(self.title)}</b>{items}</div>'
+        layer = f' data-layer="{html.escape(self.layer, quote=True)}"' if self.layer else ""
+        hidden = "" if self.shown else ' style="display:none"'
+        return (
+            f'<div class="hs-legend-block"{layer}{hidden}><b>{html.escape(self.title)}</b>'
+            f"{items}</div>"
+        )
+
+
+class LegendSync(MacroElement):
+    """Show a layer's legend block while the layer is on the map, hide it otherwise."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+            function sync(name, on) {
+                document.querySelectorAll(".hs-legend-block").forEach(function(el) {
+                    if (el.dataset.layer === name) { el.style.display = on ? "" : "none"; }
+                });
+            }
+            {{ this._parent.get_name() }}.on("overlayadd", function(e) { sync(e.name, true); });
+            {{ this._parent.get_name() }}.on("overlayremove", function(e) { sync(e.name, false); });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "LegendSync"
 
 
 def _legend_rows(breaks: np.ndarray, colours: tuple[str, ...], unit: str) -> list[tuple[str, str]]:
@@ -147,6 +241,7 @@ def add_title_and_legends(
     root = fmap.get_root()
     root.html.add_child(folium.Element(title_html))
     root.html.add_child(folium.Element(legend_html))
+    LegendSync().add_to(fmap)
 
 
 def _encode_rings(geometry: shapely.Geometry, scale: int) -> list[list[list[int]]]:
@@ -264,7 +359,7 @@ class CompactPolygons(folium.map.Layer):
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function() {
-            var shared = {{ this.shared_name }};
+            var shared = {{ this.shared.get_name() }};
             var data = {{ this.payload }};
             var group = L.featureGroup();
             function row(label, value) {
@@ -308,7 +403,7 @@ class CompactPolygons(folium.map.Layer):
         self._name = "CompactPolygons"
         if len(classes) != shared.count:
             raise ValueError(f"{len(classes)} classes for {shared.count} shapes")
-        self.shared_name = shared.get_name()
+        self.shared = shared
         index = [i for i, c in enumerate(classes) if c is not None]
         self.feature_count = len(index)
         styles = [
@@ -366,6 +461,8 @@ TREND_COLOURS = {
     "historical": "#0072B2",
 }
 CLUSTER_COLOUR = ("#7a0177",)
+SEARCH_COLOURS = ("#edf8e9", "#c7e9c0", "#a1d99b", "#74c476", "#31a354", "#006d2c")
+"""ColorBrewer Greens, for stop-and-search counts."""
 
 
 def _add_boundaries(fmap: folium.Map, boroughs: gpd.GeoDataFrame) -> None:
@@ -388,7 +485,25 @@ def _finish(
     subtitle: str,
     legends: list[Legend],
     min_count: int,
+    wards: gpd.GeoDataFrame | None = None,
 ) -> None:
+    if wards is not None and not wards.empty:
+        outline = wards.assign(geometry=_round_geometry(wards.geometry))
+        folium.GeoJson(
+            json.loads(
+                outline[["name", "geometry"]]
+                .assign(name=outline["name"].map(html.escape))
+                .to_json()
+            ),
+            name="Ward boundaries",
+            style_function=lambda f: {
+                "color": "#636363",
+                "weight": 0.8,
+                "dashArray": "4 3",
+                "fill": False,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Ward"]),
+        ).add_to(fmap)
     _add_boundaries(fmap, boroughs)
     folium.LayerControl(collapsed=False).add_to(fmap)
     add_title_and_legends(
@@ -427,6 +542,8 @@ def draw_hotspot_map(
     tiles: str | None = None,
     unit: str = "H3 cell",
     density_label: str = "Kernel density of harm",
+    wards: gpd.GeoDataFrame | None = None,
+    zoom_start: int = 11,
 ) -> folium.Map:
     """Map every detection method as its own layer, for a borough commander.
 
@@ -451,9 +568,13 @@ def draw_hotspot_map(
         What a row of ``cells`` is ("H3 cell", "LSOA", ...), for layer names and tooltips.
     density_label
         Name of the ``density`` layer (kernel density for points, harm per km² for areas).
+    wards
+        Optional ward outlines (with ``name``), drawn under the borough boundaries.
+    zoom_start
+        Initial zoom (the map is then fitted to the boroughs).
     """
     centre = boroughs.to_crs(schema.WGS84).union_all().centroid
-    fmap = offline_map(location=(centre.y, centre.x), zoom_start=11, tiles=tiles)
+    fmap = offline_map(location=(centre.y, centre.x), zoom_start=zoom_start, tiles=tiles)
     legends: list[Legend] = []
     place = cells["place"] if "place" in cells else pd.Series("", index=cells.index)
     shared = SharedShapes(
@@ -473,15 +594,11 @@ def draw_hotspot_map(
     )
     shared.add_to(fmap)
 
-    breaks = class_breaks(cells["harm"])
-    shared.layer(
-        name=f"Harm per {unit}",
-        classes=class_of(cells["harm"], breaks, len(HARM_COLOURS)),
-        colours=HARM_COLOURS,
-    ).add_to(fmap)
-    legends.append(
-        Legend(f"Harm per {unit} ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))
+    classes, colours, rows = disclosed_classes(
+        cells["harm"], cells["incidents"], min_count=min_count, colours=HARM_COLOURS, unit="days"
     )
+    shared.layer(name=f"Harm per {unit}", classes=classes, colours=colours).add_to(fmap)
+    legends.append(Legend(f"Harm per {unit} ({period})", rows, layer=f"Harm per {unit}"))
 
     if "density" in cells and cells["density"].gt(0).any():
         breaks = class_breaks(cells["density"].fillna(0))
@@ -494,7 +611,14 @@ def draw_hotspot_map(
             show=False,
             line_weight=0.0,
         ).add_to(fmap)
-        legends.append(Legend(density_label, _legend_rows(breaks, DENSITY_COLOURS, "days/km²")))
+        legends.append(
+            Legend(
+                density_label,
+                _legend_rows(breaks, DENSITY_COLOURS, "days/km²"),
+                layer=density_label,
+                shown=False,
+            )
+        )
 
     classes, colours = _categories(cells["gi_class"], GI_COLOURS)
     shared.layer(
@@ -509,7 +633,12 @@ def draw_hotspot_map(
         show=False,
     ).add_to(fmap)
     legends.append(
-        Legend(f"Gi* ({gi_p_label})", [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS])
+        Legend(
+            f"Gi* ({gi_p_label})",
+            [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS],
+            layer="Getis-Ord Gi* hot and cold spots",
+            shown=False,
+        )
     )
 
     if "trend" in cells and cells["trend"].isin(list(TREND_COLOURS)).any():
@@ -523,7 +652,40 @@ def draw_hotspot_map(
             show=False,
         ).add_to(fmap)
         present = [k for k in TREND_COLOURS if (cells["trend"] == k).any()]
-        legends.append(Legend("Emerging trend", [(TREND_COLOURS[k], k) for k in present]))
+        legends.append(
+            Legend(
+                "Emerging trend",
+                [(TREND_COLOURS[k], k) for k in present],
+                layer="Emerging hot spot trends",
+                shown=False,
+            )
+        )
+
+    if "searches" in cells and cells["searches"].gt(0).any():
+        classes, colours, rows = disclosed_classes(
+            cells["searches"],
+            cells["searches"],
+            min_count=min_count,
+            colours=SEARCH_COLOURS,
+            unit="searches",
+            what="searches",
+        )
+        shared.layer(
+            name="Stop and search per cell",
+            classes=classes,
+            colours=colours,
+            extra_labels=("Searches",),
+            extra_tooltips=[[suppress(n, min_count)] for n in cells["searches"]],
+            show=False,
+        ).add_to(fmap)
+        legends.append(
+            Legend(
+                "Stop and search (same period)",
+                rows,
+                layer="Stop and search per cell",
+                shown=False,
+            )
+        )
 
     if clusters is not None and not clusters.empty:
         cluster_shapes = SharedShapes(
@@ -549,7 +711,11 @@ def draw_hotspot_map(
             fill_opacity=0.35,
         ).add_to(fmap)
         legends.append(
-            Legend("Harm clusters", [(CLUSTER_COLOUR[0], "cluster (DBSCAN, harm-weighted)")])
+            Legend(
+                "Harm clusters",
+                [(CLUSTER_COLOUR[0], "cluster (DBSCAN, harm-weighted)")],
+                layer="Harm clusters (named places)",
+            )
         )
 
     _finish(
@@ -559,6 +725,7 @@ def draw_hotspot_map(
         subtitle=f"{period} · harm: {harm_table}",
         legends=legends,
         min_count=min_count,
+        wards=wards,
     )
     return fmap
 
@@ -601,7 +768,6 @@ def draw_harm_map(
     legends = []
 
     if areas is not None and not areas.empty:
-        breaks = class_breaks(areas["count"])
         drawn = areas[areas["count"] > 0]
         area_shapes = SharedShapes(
             drawn,
@@ -615,20 +781,30 @@ def draw_harm_map(
             decimals=4,
         )
         area_shapes.add_to(fmap)
+        classes, colours, rows = disclosed_classes(
+            drawn["count"],
+            drawn["count"],
+            min_count=min_count,
+            colours=AREA_COLOURS,
+            unit="offences",
+            what="offences",
+        )
         area_shapes.layer(
             name=html.escape(areas_label),
-            classes=class_of(drawn["count"], breaks, len(AREA_COLOURS)),
-            colours=AREA_COLOURS,
+            classes=classes,
+            colours=colours,
             show=False,
             line_weight=0.2,
         ).add_to(fmap)
         legends.append(
             Legend(
-                f"{areas_label} ({areas_period})", _legend_rows(breaks, AREA_COLOURS, "offences")
+                f"{areas_label} ({areas_period})",
+                rows,
+                layer=html.escape(areas_label),
+                shown=False,
             )
         )
 
-    breaks = class_breaks(cells["harm_sum"])
     drawn = cells[cells["harm_sum"] > 0]
     cell_shapes = SharedShapes(
         drawn,
@@ -645,14 +821,15 @@ def draw_harm_map(
         ],
     )
     cell_shapes.add_to(fmap)
-    cell_shapes.layer(
-        name="Harm per H3 cell",
-        classes=class_of(drawn["harm_sum"], breaks, len(HARM_COLOURS)),
+    classes, colours, rows = disclosed_classes(
+        drawn["harm_sum"],
+        drawn["incident_count"],
+        min_count=min_count,
         colours=HARM_COLOURS,
-    ).add_to(fmap)
-    legends.insert(
-        0, Legend(f"Harm per cell ({period})", _legend_rows(breaks, HARM_COLOURS, "days"))
+        unit="days",
     )
+    cell_shapes.layer(name="Harm per H3 cell", classes=classes, colours=colours).add_to(fmap)
+    legends.insert(0, Legend(f"Harm per cell ({period})", rows, layer="Harm per H3 cell"))
 
     _finish(
         fmap,

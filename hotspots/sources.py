@@ -12,8 +12,10 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +166,7 @@ class _BoundedReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
         try:
             data = self._raw.read(len(buffer))
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
             raise InputError(
                 f"{self._label} is truncated or corrupt ({exc}); re-download it."
             ) from None
@@ -209,6 +211,11 @@ def open_binary(source: Source, *, buffer_size: int = 1 << 20) -> OpenedSource:
         if source.member is not None:
             archive = zipfile.ZipFile(source.path)
             info = archive.getinfo(source.member)
+            if info.flag_bits & 0x1:
+                raise InputError(
+                    f"{source.label} is encrypted; unzip it with its password and pass the "
+                    "files instead."
+                )
             raw: io.BufferedIOBase = archive.open(info)  # type: ignore[assignment]
             if name.endswith(".gz"):
                 raw = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
@@ -229,7 +236,7 @@ def open_binary(source: Source, *, buffer_size: int = 1 << 20) -> OpenedSource:
             limit = max(source.size_bytes * MAX_EXPANSION_RATIO, MIN_EXPANSION_ALLOWANCE)
             if not name.endswith(".gz"):
                 limit = 2**62
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise InputError(f"cannot open {source.label}: {exc}") from None
     bounded = _BoundedReader(raw, limit, source.label, owned)
     return OpenedSource(
@@ -257,27 +264,54 @@ def guess_encoding(head: bytes) -> str:
     return "utf-8"
 
 
+SNIFF_BYTES = 1 << 16
+"""A CSV header must end within this many bytes."""
+
+
+def _check_unique(names: list[str], label: str) -> list[str]:
+    counts = Counter(n for n in names if n)
+    repeated = [n for n, c in counts.items() if c > 1]
+    if repeated:
+        raise InputError(
+            f"{label} has the column(s) {', '.join(repr(n[:60]) for n in repeated[:5])} more "
+            "than once in its header; give every column a unique name."
+        )
+    return names
+
+
 def read_header(source: Source) -> tuple[list[str], str]:
-    """Column names of a source and the encoding to read it with.
+    """Column names of a source (trimmed) and the encoding to read it with.
 
     Raises
     ------
     InputError
-        If the file is empty.
+        If the file is empty, its first line is not a plausible header (longer than
+        ``SNIFF_BYTES``), or a column name appears twice.
     """
     if source.is_parquet:
         with _open_parquet(source) as parquet:
-            return list(parquet.schema_arrow.names), "utf-8"
-    head = sniff_text(source)
+            return _check_unique(list(parquet.schema_arrow.names), source.label), "utf-8"
+    head = sniff_text(source, SNIFF_BYTES)
     if not head.strip():
         raise InputError(f"{source.label} is empty; expected a CSV with a header row.")
+    if len(head) >= SNIFF_BYTES and not re.search(rb"[\r\n]", head):
+        raise InputError(
+            f"{source.label} has no line break in its first {SNIFF_BYTES:,} bytes; expected "
+            "a CSV file starting with a header row."
+        )
     encoding = guess_encoding(head)
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]  # line breaks as pyarrow sees them
     import csv
 
     header = next(csv.reader([first_line]), [])
-    return [h.strip() for h in header], encoding
+    return _check_unique([h.strip() for h in header], source.label), encoding
+
+
+def _is_single_line(source: Source) -> bool:
+    """Whether a CSV source is one line with no line break (a header without rows)."""
+    head = sniff_text(source, SNIFF_BYTES)
+    return len(head) < SNIFF_BYTES and not re.search(rb"[\r\n]", head)
 
 
 class _open_parquet:  # noqa: N801 (context manager used like a function)
@@ -371,7 +405,14 @@ def iter_chunks(
         )
         return "skip"
 
-    read_options = pacsv.ReadOptions(block_size=block_size, use_threads=False, encoding=encoding)
+    # the trimmed header names, not the raw ones, so that " Month" is found as "Month"
+    read_options = pacsv.ReadOptions(
+        block_size=block_size,
+        use_threads=False,
+        encoding=encoding,
+        column_names=header,
+        skip_rows=1,
+    )
     parse_options = pacsv.ParseOptions(
         invalid_row_handler=handle_invalid, newlines_in_values=False
     )
@@ -389,6 +430,8 @@ def iter_chunks(
         )
     except pa.ArrowInvalid as exc:
         opened.stream.close()
+        if _is_single_line(source):
+            return  # a header with no line break after it: no rows
         raise InputError(f"cannot parse {source.label} as CSV: {exc}") from None
     next_line = 2  # header is line 1
     reported = 0

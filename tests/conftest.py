@@ -115,3 +115,51 @@ def demo_output(tmp_path_factory):
         timeout=600,
     )
     return out, result
+
+
+@pytest.fixture(scope="session")
+def detect_output(tmp_path_factory):
+    """Ingest bundled burglary + searches, then ``hotspots detect`` from that store (once)."""
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.mktemp("detect")
+    store, out = base / "store", base / "out"
+    police = DATA / "police_uk"
+    ingest = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotspots.cli",
+            "ingest",
+            str(police / "met_burglary"),
+            str(police / "met_stop_and_search"),
+            "--out",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotspots.cli",
+            "detect",
+            str(store),
+            "--months",
+            "2023-09..2024-08",
+            "--crime-type",
+            "Burglary",
+            "--borough-report",
+            "Lambeth",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return out, result

@@ -24,10 +24,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def detected(tmp_path_factory):
-    out = tmp_path_factory.mktemp("detect") / "out"
-    result = run("detect", str(BURGLARY), "--months", "2023-09..2024-08", "--out", str(out))
-    return out, result
+def detected(detect_output):
+    return detect_output
 
 
 def test_detect_writes_every_output(detected):
@@ -70,7 +68,27 @@ def test_manifest_records_every_automatic_choice(detected):
     detect = manifest["detect"]
     assert detect["period"] == ["2023-09", "2024-08"]
     assert manifest["rows"]["invariant_holds"]
+    assert manifest["input_store"]  # read from an ingest folder
+    assert "stop_and_search" in choices
+
+
+def test_raw_files_and_months_selection(tmp_path):
+    out = tmp_path / "raw"
+    result = run("detect", str(BURGLARY), "--months", "2024-03..2024-08", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"]["invariant_holds"]
     assert manifest["rejects_by_reason"]["not_selected"] > 0  # months outside the range
+    assert manifest["detect"]["period"] == ["2024-03", "2024-08"]
+    cells = gpd.read_parquet(out / "cells.parquet")
+    assert set(cells["trend"]) == {"not_enough_months"} or cells["trend"].notna().all()
+
+
+def test_borough_report_is_written(detected):
+    out, _ = detected
+    assert (out / "boroughs" / "lambeth" / "map.html").exists()
+    html = (out / "boroughs" / "lambeth" / "report.html").read_text()
+    assert "Lambeth" in html
 
 
 def test_hotspots_geojson_suppresses_small_counts(detected):
