@@ -70,7 +70,10 @@ class Areas:
         """Return the outline grown by ``distance_m`` (slightly more, never less), prepared."""
         cache = self.__dict__.setdefault("_widened", {})
         if distance_m not in cache:
-            grown = shapely.buffer(self.outline, distance_m * 1.03 + 1.0, quad_segs=4)
+            # simplify first (much faster to buffer), and grow by the tolerance as well
+            tolerance = max(distance_m / 10.0, 0.5)
+            simple = shapely.simplify(self.outline, tolerance)
+            grown = shapely.buffer(simple, distance_m * 1.03 + tolerance + 1.0, quad_segs=4)
             shapely.prepare(grown)
             cache[distance_m] = grown
         return cache[distance_m]

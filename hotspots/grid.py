@@ -82,10 +82,11 @@ def cell_polygons(cell_ids: pd.Index | list[str], *, crs: str = WORKING_CRS) -> 
         CRS of the output geometries (H3 boundaries are computed in WGS84).
     """
     ids = pd.Index(sorted(set(cell_ids)), name=CELL_ID)
-    rings = []
-    for cell in ids:
-        boundary = h3.cell_to_boundary(cell)  # ((lat, lng), ...)
-        rings.append(shapely.Polygon([(lng, lat) for lat, lng in boundary]))
+    if len(ids):
+        wkb = h3vector.cells_to_wkb_polygons(pa.array(cell_ints(ids), pa.uint64()))
+        rings = shapely.from_wkb(pa.array(wkb).to_numpy(zero_copy_only=False))
+    else:
+        rings = np.empty(0, dtype=object)
     frame = gpd.GeoDataFrame(geometry=rings, index=ids, crs=WGS84)
     return frame.to_crs(crs) if crs != WGS84 else frame
 
@@ -97,8 +98,17 @@ def cell_centres(cell_ids: pd.Index | list[str]) -> pd.DataFrame:
     return pd.DataFrame({"lon": latlng[:, 1], "lat": latlng[:, 0]}, index=ids)
 
 
+SIMPLIFY_M = 5.0
+"""Tolerance for the outline given to H3: simplified, then grown by as much, so that the
+cells found still cover every point of the true outline (and a few more at the edge)."""
+
+
 def _h3_shapes(boundary: gpd.GeoSeries) -> list[h3.LatLngPoly]:
-    shape = shapely.make_valid(shapely.union_all(boundary.to_crs(WGS84).to_numpy()))
+    union = shapely.union_all(boundary.to_numpy())
+    if boundary.crs is not None and not boundary.crs.is_geographic:
+        union = shapely.buffer(shapely.simplify(union, SIMPLIFY_M), SIMPLIFY_M, quad_segs=2)
+    wgs = gpd.GeoSeries([union], crs=boundary.crs).to_crs(WGS84).iloc[0]
+    shape = shapely.make_valid(wgs)
     polygons = shapely.get_parts(shape)
     out = []
     for polygon in polygons:
