@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -203,17 +202,18 @@ def print_ingest_summary(result, seconds: float) -> None:  # type: ignore[no-unt
     rate = read / seconds if seconds > 0 else 0.0
     console.print(f"Took {seconds:.1f} s ({rate:,.0f} rows/s).")
     manifest = result.manifest
-    if manifest["rejects_by_reason"]:
+    run = (manifest.get("runs") or [manifest])[-1]  # this run (a store keeps all runs)
+    if run["rejects_by_reason"]:
         table = Table(
             title="Rejected rows by reason (details in rejects.csv)", title_justify="left"
         )
         table.add_column("reason")
         table.add_column("rows", justify="right")
         table.add_column("meaning")
-        for reason, count in manifest["rejects_by_reason"].items():
+        for reason, count in run["rejects_by_reason"].items():
             table.add_row(reason, f"{count:,}", schema.REJECT_REASONS.get(reason, ""))
         console.print(table)
-    notes = manifest["notes"]
+    notes = run["notes"]
     if notes:
         table = Table(title="Kept, but counted", title_justify="left")
         table.add_column("note")
@@ -231,16 +231,51 @@ def print_ingest_summary(result, seconds: float) -> None:  # type: ignore[no-unt
     console.print(f"Wrote {result.out_dir / 'rejects.csv'} and {result.out_dir / 'manifest.json'}")
 
 
+_engine_options = [
+    click.option(
+        "--engine",
+        type=click.Choice(["embedded", "dask"]),
+        default="embedded",
+        show_default=True,
+        help="Run on this machine, or on a dask.distributed cluster.",
+    ),
+    click.option(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
+    ),
+]
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run's output in --out.")
+@click.option("--append", is_flag=True, help="Add the inputs' months to the store in --out.")
+@click.option(
+    "--replace-months",
+    is_flag=True,
+    help="With --append: replace months the store already holds (else an error).",
+)
+@_engine_options[0]
+@_engine_options[1]
 @_ingest_options
-def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: object) -> None:
+def ingest(
+    inputs: tuple[str, ...],
+    out_dir: str,
+    overwrite: bool,
+    append: bool,
+    replace_months: bool,
+    engine: str,
+    scheduler: str | None,
+    **options: object,
+) -> None:
     """Validate, geocode and harm-weight INPUT files into a GeoParquet store.
 
     INPUT is a file (.csv, .csv.gz, .parquet), a folder (searched recursively), a glob or
     a data.police.uk zip archive. Street-crime and stop-and-search files may be mixed.
+    With --append, new months are added to an existing store and the others are left
+    as they are.
     """
     from hotspots.pipeline import ingest_to_store
     from hotspots.sources import find_sources
@@ -254,10 +289,20 @@ def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: ob
             out_dir,
             settings=settings,
             overwrite=overwrite,
+            append=append,
+            replace_months=replace_months,
             on_progress=update,
             sources=sources,
+            engine=engine,
+            scheduler=scheduler,
         )
     print_ingest_summary(result, time.perf_counter() - start)
+    for name, months in result.months_replaced.items():
+        for month, rows in months.items():
+            console.print(f"[bold]Replaced[/] {name} month {month} (it held {rows:,} rows).")
+    if append:
+        added = ", ".join(m for months in result.months_added.values() for m in months)
+        console.print(f"Run {result.run} appended month(s): {added or 'none'}.")
 
 
 @main.command()
@@ -351,6 +396,8 @@ def ingest(inputs: tuple[str, ...], out_dir: str, overwrite: bool, **options: ob
     multiple=True,
     help="Also write a map and report for this borough (name or code; 'all' for every one).",
 )
+@_engine_options[0]
+@_engine_options[1]
 @_ingest_options
 def detect(
     inputs: tuple[str, ...],
@@ -370,6 +417,8 @@ def detect(
     min_harm: float | None,
     min_count: int,
     borough_reports: tuple[str, ...],
+    engine: str,
+    scheduler: str | None,
     **options: object,
 ) -> None:
     """Find hotspots with every method: harm per cell, density, Gi*, clusters, trends.
@@ -405,6 +454,8 @@ def detect(
         options=detect_options,
         overwrite=overwrite,
         borough_reports=borough_reports,
+        engine=engine,
+        scheduler=scheduler,
     )
     print_detect_summary(result, time.perf_counter() - start)
 
@@ -480,39 +531,28 @@ def demo(out_dir: str, resolution: int) -> None:
     with _progress(total, "demo: ingest") as update:
         result = run_demo(out_dir, resolution=resolution, on_progress=update)
     print_ingest_summary(result.ingest, result.seconds)
-    cells = result.cells
-    top = cells.sort_values("harm_sum", ascending=False).head(5)
+    for step in result.steps:
+        console.print(f"[bold]{step.name}[/] ({step.seconds:.1f} s)")
+        for line in step.lines:
+            console.print(f"  {line}")
+        for label, path in step.files.items():
+            console.print(f"  {label}: {path}")
     console.print(
-        f"[bold]Harm per H3 cell[/] (resolution {resolution}): {len(cells):,} cells over London, "
-        f"{int((cells['incident_count'] > 0).sum()):,} with incidents."
-    )
-    table = Table(title="Top 5 cells by harm", title_justify="left")
-    for column in ("cell", "borough", "incidents", "harm (days)"):
-        table.add_column(column)
-    for cell_id, row in top.iterrows():
-        table.add_row(
-            str(cell_id),
-            str(row["borough"]),
-            f"{row['incident_count']:,}",
-            f"{row['harm_sum']:,.0f}",
-        )
-    console.print(table)
-    for name, path in result.files.items():
-        size = Path(path).stat().st_size / 1e6
-        console.print(f"{name}: {path} ({size:.1f} MB)")
-    for name, detected in result.detections.items():
-        detection = detected.detection
-        harm = detection.concentration["harm"]
-        hot = int(detection.cells["gi_class"].astype(str).str.startswith("hot").sum())
-        console.print(
-            f"[bold]detect {name}[/] ({detection.period[0]} to {detection.period[1]}): top 5% of "
-            f"{detection.units} hold {100 * harm.top_share[0.05]:.1f}% of harm; {hot:,} significant "
-            f"hot {detection.units} (Gi*, FDR); report {detected.files['report']}"
-        )
-    console.print(
-        f"Demo finished in {result.seconds:.1f} s. Open {result.files['map']} in a browser."
+        f"Demo finished in {result.seconds:.1f} s. Open {result.out_dir / 'map.html'} in a browser."
     )
 
+
+from hotspots.cli_evaluate import evaluate as _evaluate  # noqa: E402
+
+main.add_command(_evaluate)
+
+from hotspots.cli_task import task as _task  # noqa: E402
+
+main.add_command(_task)
+
+from hotspots.cli_stops import stops as _stops  # noqa: E402
+
+main.add_command(_stops)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -33,6 +33,8 @@ value is concave and separable); the minimum dose, the place limit and unequal c
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,6 +236,23 @@ class SolverResult:
     solver: str
 
 
+def _cbc_solver(**options: object):  # type: ignore[no-untyped-def]
+    """CBC through PuLP's COIN_CMD: the binary bundled with PuLP, else ``cbc`` on the PATH."""
+    import pulp
+    from pulp.apis import coin_api
+
+    bundled = getattr(coin_api, "pulp_cbc_path", None)
+    path = bundled if bundled and os.access(bundled, os.X_OK) else None
+    solver = pulp.COIN_CMD(path=path, msg=False, **options)
+    if not solver.available():
+        raise ImportError(
+            "the exact patrol allocation needs the CBC solver: pip install 'pulp>=2.8,<4' "
+            "(which bundles it), or install cbc (apt-get install coinor-cbc); or use "
+            "method='greedy'."
+        )
+    return solver
+
+
 def milp_allocation(
     harm: np.ndarray,
     cost: np.ndarray,
@@ -289,13 +308,11 @@ def milp_allocation(
         return SolverResult(visits, "trivial", time.perf_counter() - start, "none")
     scale = float(harm[useful].max())
     problem = pulp.LpProblem("patrol_allocation", pulp.LpMaximize)
-    y = {i: pulp.LpVariable(f"y_{i}", cat="Binary") for i in useful}
-    v = {i: pulp.LpVariable(f"v_{i}", lowBound=0, upBound=cap, cat="Integer") for i in useful}
-    z = {
-        (i, k): pulp.LpVariable(f"z_{i}_{k}", lowBound=0, upBound=1)
-        for i in useful
-        for k in range(cap)
-    }
+    # PuLP >= 3.3 attaches variables to the model; older versions build them directly
+    variable = getattr(problem, "add_variable", None) or pulp.LpVariable
+    y = {i: variable(f"y_{i}", 0, 1, cat="Integer") for i in useful}
+    v = {i: variable(f"v_{i}", 0, cap, cat="Integer") for i in useful}
+    z = {(i, k): variable(f"z_{i}_{k}", 0, 1) for i in useful for k in range(cap)}
     problem += pulp.lpSum(
         (harm[i] / scale) * (1.0 - decay) ** k * z[i, k] for i in useful for k in range(cap)
     )
@@ -312,9 +329,7 @@ def milp_allocation(
             v[i].setInitialValue(int(warm[i]))
             for k in range(cap):
                 z[i, k].setInitialValue(1 if k < warm[i] else 0)
-    solver = pulp.PULP_CBC_CMD(
-        msg=False, timeLimit=time_limit_s, warmStart=warm_start is not None, gapRel=0.0
-    )
+    solver = _cbc_solver(timeLimit=time_limit_s, warmStart=warm_start is not None, gapRel=0.0)
     problem.solve(solver)
     status = pulp.LpStatus[problem.status]
     for i in useful:
@@ -430,29 +445,40 @@ def allocate_patrols(
     team_values = places["team"].to_numpy(dtype=object)
     rows = []
     notes: list[str] = []
+    jobs = []
     for team, budget in budgets.sort_index().items():
         positions = np.flatnonzero(team_values == team)
-        harm = harm_all[positions]
-        cost = cost_all[positions]
+        harm, cost = harm_all[positions], cost_all[positions]
         greedy = greedy_allocation(
             harm, cost, budget=float(budget), dosage=dosage, decay=decay, max_places=max_places
         )
+        jobs.append((team, float(budget), positions, harm, cost, greedy))
+
+    def solve(job: tuple) -> SolverResult | None:  # type: ignore[type-arg]
+        _, budget, positions, harm, cost, greedy = job
+        if method != "milp" or len(positions) == 0:
+            return None
+        return milp_allocation(
+            harm,
+            cost,
+            budget=budget,
+            dosage=dosage,
+            decay=decay,
+            max_places=max_places,
+            warm_start=greedy,
+            time_limit_s=time_limit_s,
+        )
+
+    # each solve runs CBC in its own process, so threads overlap them
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        solutions = list(pool.map(solve, jobs))
+    for (team, budget, positions, harm, cost, greedy), solved in zip(jobs, solutions, strict=True):
         greedy_value = objective(harm, greedy, decay=decay)
         chosen, status, plan_from = greedy, "not run", "greedy"
-        if method == "milp" and len(positions):
-            solved = milp_allocation(
-                harm,
-                cost,
-                budget=float(budget),
-                dosage=dosage,
-                decay=decay,
-                max_places=max_places,
-                warm_start=greedy,
-                time_limit_s=time_limit_s,
-            )
+        if solved is not None:
             status = solved.status
             feasible = is_feasible(
-                solved.visits, cost, budget=float(budget), dosage=dosage, max_places=max_places
+                solved.visits, cost, budget=budget, dosage=dosage, max_places=max_places
             )
             solved_value = objective(harm, solved.visits, decay=decay)
             if feasible and solved_value >= greedy_value - 1e-9 * max(1.0, greedy_value):
@@ -468,11 +494,11 @@ def allocate_patrols(
         rows.append(
             {
                 "team": team,
-                "budget_minutes": float(budget),
+                "budget_minutes": budget,
                 "planned_minutes": planned,
                 "visit_minutes": float(np.sum(chosen) * dosage.visit_minutes),
                 "walk_minutes": float(np.sum(chosen * (cost - dosage.visit_minutes))),
-                "unplanned_minutes": float(budget) - planned,
+                "unplanned_minutes": budget - planned,
                 "visits": int(np.sum(chosen)),
                 "places_tasked": int(np.sum(chosen > 0)),
                 "candidates": len(positions),

@@ -62,14 +62,16 @@ def _as_utc(values: pd.Series | pd.DatetimeIndex, *, timezone: str, name: str) -
     return series.dt.tz_convert("UTC")
 
 
-def hour_of_week(times: pd.Series | pd.DatetimeIndex, *, timezone: str = DEFAULT_TIMEZONE) -> np.ndarray:
+def hour_of_week(
+    times: pd.Series | pd.DatetimeIndex, *, timezone: str = DEFAULT_TIMEZONE
+) -> np.ndarray:
     """Local hour of week (Monday 00:00 = 0 .. Sunday 23:00 = 167) of each date-time.
 
     NaT gives -1. Naive date-times are taken as local to ``timezone``.
     """
     utc = _as_utc(times, timezone=timezone, name="times")
     local = utc.dt.tz_convert(timezone)
-    how = (local.dt.dayofweek * 24 + local.dt.hour).to_numpy(dtype="float64")
+    how = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy(dtype="float64")
     return np.where(np.isnan(how), -1, how).astype(np.int64)
 
 
@@ -160,7 +162,7 @@ def aoristic_weights(
     span = (e_k - s_k).astype(np.float64)
     weight = np.where(point[owner], 1.0, (hi - lo) / np.where(span > 0, span, 1.0)[owner])
     local = pd.DatetimeIndex(lo.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(timezone)
-    hour = (local.dayofweek * 24 + local.hour).to_numpy(dtype=np.int64)
+    hour = (local.day_of_week * 24 + local.hour).to_numpy(dtype=np.int64)
     # merge the quarter-hours of one incident that fall in the same hour
     frame = pd.DataFrame({"row": keep[owner], "hour": hour, "weight": weight})
     frame = frame[frame["weight"] > 0].groupby(["row", "hour"], sort=True)["weight"].sum()
@@ -221,11 +223,7 @@ def hour_of_week_profiles(
     end = incidents[end_col] if end_col else None
     spread = aoristic_weights(incidents[start_col], end, timezone=timezone)
     group_codes, group_labels = pd.factorize(pd.Series(groups).reset_index(drop=True))
-    w = (
-        np.ones(len(incidents))
-        if weight is None
-        else incidents[weight].to_numpy(dtype=np.float64)
-    )
+    w = np.ones(len(incidents)) if weight is None else incidents[weight].to_numpy(dtype=np.float64)
     owner = group_codes[spread.row]
     use = owner >= 0
     matrix = np.zeros((len(group_labels), HOURS_IN_WEEK))
@@ -336,3 +334,129 @@ def describe_windows(windows: list[Window]) -> str:
     if not windows:
         return "no clear peak: spread visits through the week"
     return "; ".join(f"{w.label()} ({100 * w.share:.0f}%)" for w in windows)
+
+
+@dataclass(frozen=True)
+class PlaceTimes:
+    """Visit windows per place and per team, from incident times.
+
+    Attributes
+    ----------
+    timed
+        Whether any incident had a usable time; if not, ``note`` is :data:`MONTH_ONLY_NOTE`.
+    places
+        Indexed by place: ``time_windows`` (text), ``timed_incidents``.
+    teams
+        Indexed by team: ``time_windows`` (text), ``timed_incidents``.
+    team_profiles
+        Share of harm per hour of week per team (rows sum to 1), for a heat strip.
+    note
+        One plain sentence on what the times are based on.
+    """
+
+    timed: bool
+    places: pd.DataFrame
+    teams: pd.DataFrame
+    team_profiles: pd.DataFrame
+    note: str
+
+
+def windows_for_places(
+    incidents: pd.DataFrame,
+    place: pd.Series,
+    team: pd.Series,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    weight: str | None = "harm",
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    window_hours: int = DEFAULT_WINDOW_HOURS,
+    windows: int = DEFAULT_WINDOWS,
+) -> PlaceTimes:
+    """Recommend visit windows per place (shrunk toward its team's profile) and per team.
+
+    Parameters
+    ----------
+    incidents
+        Incidents with ``occurred_at`` (or ``occurred_from``/``occurred_to``) and ``harm``.
+    place, team
+        Place and team of each incident, aligned with ``incidents`` (NaN = none).
+    timezone, weight
+        As for :func:`hour_of_week_profiles`.
+    prior_weight
+        Strength of the pull toward the team's profile, in incidents
+        (see :func:`shrink_profile`).
+    window_hours, windows
+        As for :func:`recommend_windows`.
+    """
+    columns = time_columns(incidents)
+    if columns is None:
+        empty = pd.DataFrame({"time_windows": pd.Series(dtype=object), "timed_incidents": 0})
+        return PlaceTimes(
+            timed=False,
+            places=empty,
+            teams=empty.copy(),
+            team_profiles=pd.DataFrame(columns=range(HOURS_IN_WEEK), dtype=np.float64),
+            note=MONTH_ONLY_NOTE,
+        )
+    place_profiles, place_timed = hour_of_week_profiles(
+        incidents, place, weight=weight, timezone=timezone
+    )
+    team_profiles, team_timed = hour_of_week_profiles(
+        incidents, team, weight=weight, timezone=timezone
+    )
+    team_of_place = (
+        pd.DataFrame({"place": pd.Series(place).to_numpy(), "team": pd.Series(team).to_numpy()})
+        .dropna()
+        .drop_duplicates("place")
+        .set_index("place")["team"]
+    )
+    place_rows = []
+    for key, row in place_profiles.iterrows():
+        team_key = team_of_place.get(key)
+        team_row = (
+            team_profiles.loc[team_key].to_numpy()
+            if team_key in team_profiles.index
+            else np.ones(HOURS_IN_WEEK)
+        )
+        shrunk = shrink_profile(
+            row.to_numpy(), team_row, incidents=float(place_timed[key]), prior_weight=prior_weight
+        )
+        chosen = recommend_windows(shrunk, window_hours=window_hours, windows=windows)
+        place_rows.append(
+            {
+                "place": key,
+                "time_windows": describe_windows(chosen),
+                "timed_incidents": int(place_timed[key]),
+            }
+        )
+    team_rows = []
+    for key, row in team_profiles.iterrows():
+        chosen = recommend_windows(row.to_numpy(), window_hours=window_hours, windows=windows)
+        team_rows.append(
+            {
+                "team": key,
+                "time_windows": describe_windows(chosen),
+                "timed_incidents": int(team_timed[key]),
+            }
+        )
+    total = len(incidents)
+    timed_count = int(incidents[columns[0]].notna().sum())
+    note = (
+        f"Visit windows from the times of {timed_count:,} of {total:,} incidents "
+        f"({'aoristic: ranges spread over the hours they cover' if columns[1] else 'exact times'}"
+        f"), local time ({timezone}), weighted by {'harm' if weight else 'count'}; a place's "
+        f"profile is pulled toward its team's with the weight of {prior_weight:g} incidents. "
+        f"Windows are {window_hours}-hour blocks holding at least 1.5 times an even share."
+    )
+    sums = team_profiles.sum(axis=1).replace(0, np.nan)
+    return PlaceTimes(
+        timed=True,
+        places=pd.DataFrame(place_rows).set_index("place")
+        if place_rows
+        else pd.DataFrame(columns=["time_windows", "timed_incidents"]),
+        teams=pd.DataFrame(team_rows).set_index("team")
+        if team_rows
+        else pd.DataFrame(columns=["time_windows", "timed_incidents"]),
+        team_profiles=team_profiles.div(sums, axis=0).fillna(0.0),
+        note=note,
+    )

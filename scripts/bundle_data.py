@@ -1661,6 +1661,7 @@ def check_sizes(b: Bundle) -> int:
 
 
 def main(argv=None) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
         "--shared", required=True, type=Path, help="path to the shared data collection"
@@ -1690,6 +1691,19 @@ def main(argv=None) -> int:
     st["police"] = build_police(b)
     print("demographics ...", flush=True)
     st["demo"] = build_demographics(b)
+    # ethnic group by age band and by sex for London (scripts/bundle_demographics.py)
+    import bundle_demographics
+
+    table = bundle_demographics.build(shared)
+    rel = f"demographics/{bundle_demographics.OUT_NAME}"
+    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / rel, index=False, lineterminator="\n")
+    bundle_demographics.update_readme(
+        out / "demographics" / "README.md",
+        bundle_demographics.readme_section(table, out / rel),
+    )
+    b.sources[rel] = "derived"
+    b.derived_from[rel] = "demographics/census2021_ethnic_group_age_sex/ (see scripts/bundle_demographics.py)"
     print("reference ...", flush=True)
     st["ref"] = build_reference(b)
     write_index(b, st)

@@ -100,8 +100,18 @@ def test_demo_writes_every_file(demo_output):
         "harm_per_lsoa.csv",
         "manifest.json",
         "store/manifest.json",
+        "detect_burglary/report.html",
+        "detect_burglary/boroughs/lambeth/map.html",
+        "detect_violence_lsoa/areas.parquet",
+        "evaluate_burglary/evaluation.csv",
+        "stops/disparity.csv",
+        "stops/review.html",
     ):
         assert (out / name).exists(), name
+    demo = json.loads((out / "manifest.json").read_text())
+    assert {"overview", "detect burglary", "detect violence", "evaluate", "stops"} <= set(
+        demo["steps"]
+    )
     assert (out / "map.html").stat().st_size < 5 * 2**20
     cells = pd.read_csv(out / "harm_per_cell.csv")
     assert (cells["incident_count"] == 0).any()  # zeros are present
