@@ -9,8 +9,9 @@ Steps (each a public function a notebook can call):
    folium map;
 3. ``detect`` with every hotspot method on Met burglary (H3 cells, with a Lambeth map and
    report) and on Met violence (LSOA lattice), for the last 12 months;
-4. ``evaluate``: a rolling-origin backtest of every method on burglary;
-5. ``stops``: the stop-and-search disproportionality review.
+4. ``task``: patrol plans for every ward of the demo borough (from step 3's detection);
+5. ``evaluate``: a rolling-origin backtest of every method on burglary;
+6. ``stops``: the stop-and-search disproportionality review.
 
 Steps 2 to 6 only read the store, so they run side by side in two worker processes (the
 target machine has two cores); each returns a short summary for the command line.
@@ -183,9 +184,28 @@ def step_detect_burglary(store: Path, out: Path, resolution: int) -> StepSummary
         borough_reports=(DEMO_BOROUGH,),
     )
     files = {k: str(v) for k, v in result.files.items() if k in ("map", "report")}
-    return StepSummary(
-        "detect burglary", _detect_lines("burglary", result), files, time.perf_counter() - start
+    lines = _detect_lines("burglary", result)
+
+    # patrol plans for every ward of the demo borough, from the detection just written
+    from hotspots.tasking import TaskOptions, run_task
+
+    plan = run_task(
+        [out / "detect_burglary"],
+        out / "task",
+        settings=settings,
+        options=TaskOptions(hours_per_week=10),
+        team_by="ward",
+        boroughs=[DEMO_BOROUGH],
+        overwrite=True,
     )
+    summary = plan.plan.summary()
+    lines.append(
+        f"patrol plans for {summary['teams']} {DEMO_BOROUGH} teams at 10 officer hours a week "
+        f"each: {summary['places_tasked']} places, {summary['visits_per_week']:,} visits a week, "
+        f"{100 * float(summary['harm_covered_share']):.1f}% of the teams' harm in tasked places"
+    )
+    files.update({f"task {k}": str(v) for k, v in plan.files.items() if str(v).endswith(".html")})
+    return StepSummary("detect burglary + task", lines, files, time.perf_counter() - start)
 
 
 def step_detect_violence(store: Path, out: Path, resolution: int) -> StepSummary:

@@ -106,10 +106,12 @@ def test_demo_writes_every_file(demo_output):
         "evaluate_burglary/evaluation.csv",
         "stops/disparity.csv",
         "stops/review.html",
+        "task/tasking.csv",
+        "task/tasking.html",
     ):
         assert (out / name).exists(), name
     demo = json.loads((out / "manifest.json").read_text())
-    assert {"overview", "detect burglary", "detect violence", "evaluate", "stops"} <= set(
+    assert {"overview", "detect burglary + task", "detect violence", "evaluate", "stops"} <= set(
         demo["steps"]
     )
     assert (out / "map.html").stat().st_size < 5 * 2**20
