@@ -181,7 +181,7 @@ def step_detect_burglary(store: Path, out: Path, resolution: int) -> StepSummary
         settings=settings,
         options=DetectOptions(resolution=resolution),
         overwrite=True,
-        borough_reports=(DEMO_BOROUGH,),
+        borough_reports=("all",),
     )
     files = {k: str(v) for k, v in result.files.items() if k in ("map", "report")}
     lines = _detect_lines("burglary", result)
