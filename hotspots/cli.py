@@ -554,5 +554,9 @@ from hotspots.cli_stops import stops as _stops  # noqa: E402
 
 main.add_command(_stops)
 
+from hotspots.cli_verify import verify as _verify  # noqa: E402
+
+main.add_command(_verify)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -740,7 +740,7 @@ def _run_area_detect(
         handle.write(
             render_detect_report(detection, manifest=manifest, min_count=options.min_count)
         )
-    manifest["outputs"]["report"] = {"path": str(files["report"])}  # type: ignore[index]
+    manifest["outputs"]["report"] = _output_entry(files["report"])  # type: ignore[index]
     write_json(out / "manifest.json", manifest)
     return DetectResult(out_dir=out, detection=detection, files=files, manifest=manifest)
 
@@ -839,6 +839,8 @@ def run_detect(
     overwrite: bool = False,
     title: str | None = None,
     borough_reports: Sequence[str] = (),
+    engine: str = "embedded",
+    scheduler: str | None = None,
 ) -> DetectResult:
     """Read inputs (raw files or an ingested store), detect hotspots, write every output.
 
@@ -847,6 +849,10 @@ def run_detect(
     and ``boroughs/<name>/map.html`` + ``report.html`` for each of ``borough_reports``
     (codes or names; ``"all"`` for every borough). When the input is an ingest folder that
     also holds stop and search, searches per cell over the same months become a map layer.
+    An ingest folder is streamed month by month (:func:`hotspots.scale.detect_store`), never
+    loaded whole; ``engine="dask"`` runs the reading and aggregation on a
+    ``dask.distributed`` cluster at ``scheduler`` (raw files are first ingested into
+    ``out_dir/store`` there).
     """
     from hotspots.maps import draw_hotspot_map, render_map
     from hotspots.pipeline import prepare_out_dir
@@ -862,22 +868,54 @@ def run_detect(
         return _run_area_detect(
             paths, counts, out, settings=settings, options=options, clock=clock, title=title
         )
+    detection: Detection | None = None
+    if engine == "dask" and not (len(paths) == 1 and _is_store(paths[0])):
+        # scale: raw files are first ingested on the cluster into OUT/store
+        from hotspots.pipeline import ingest_to_store
+
+        staged = ingest_to_store(
+            paths,
+            out / "store",
+            settings=settings,
+            overwrite=True,
+            engine=engine,
+            scheduler=scheduler,
+        )
+        paths = [staged.out_dir]
     if len(paths) == 1 and _is_store(paths[0]):
         store = paths[0]
         offences = None
         if selection.crime_types:
             offences = list(settings.harm.canonical(np.array(selection.crime_types, dtype=object)))
             offences = [o for o in offences if o]
-        incidents = read_store(store, months=selection.months, offences=offences)
-        searches = _searches_in_store(store, selection.months)
         store_manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
-        shutil.copyfile(store / "rejects.csv", out / "rejects.csv")
+        harm_name = store_manifest.get("parameters", {}).get("harm_table", settings.harm.name)
+        # scale: stream the store month by month; memory depends on cells, not rows
+        from hotspots.scale import detect_store
+
+        detection = detect_store(
+            store,
+            settings.layers.study,
+            options=options,
+            months=selection.months,
+            offences=offences,
+            harm_table=harm_name,
+            crime_types=tuple(selection.crime_types) if selection.crime_types else None,
+            title=title,
+            engine=engine,
+            scheduler=scheduler,
+        )
+        incidents = searches = None
+        with (
+            open(store / "rejects.csv", "rb") as source,
+            atomic_path(out / "rejects.csv", mode="wb") as target,
+        ):
+            shutil.copyfileobj(source, target)
         sources = []
         reports: list[object] = []
         input_entries = store_manifest.get("inputs", [])
         rejects_by_reason = store_manifest.get("rejects_by_reason", {})
         rows = store_manifest.get("rows", {})
-        harm_name = store_manifest.get("parameters", {}).get("harm_table", settings.harm.name)
     else:
         sources = find_sources(paths)
         loaded = read_incidents(paths, settings=settings)
@@ -890,16 +928,18 @@ def run_detect(
         rows = None
         harm_name = settings.harm.name
     crime_types = tuple(selection.crime_types) if selection.crime_types else None
-    if not crime_types and not incidents.empty:
-        crime_types = tuple(sorted(map(str, incidents[schema.OFFENCE].dropna().unique())))
-    detection = detect_hotspots(
-        incidents,
-        settings.layers.study,
-        options=options,
-        harm_table=harm_name,
-        crime_types=crime_types,
-        title=title or f"Harm hotspots: {', '.join(crime_types or ('all crime',))}",
-    )
+    if detection is None:
+        if not crime_types and not incidents.empty:
+            crime_types = tuple(sorted(map(str, incidents[schema.OFFENCE].dropna().unique())))
+        detection = detect_hotspots(
+            incidents,
+            settings.layers.study,
+            options=options,
+            harm_table=harm_name,
+            crime_types=crime_types,
+            title=title or f"Harm hotspots: {', '.join(crime_types or ('all crime',))}",
+        )
+    crime_types = detection.crime_types
 
     if searches is not None:
         per_cell = searches.groupby(schema.CELL_ID).size()
@@ -980,12 +1020,12 @@ def run_detect(
         handle.write(
             render_detect_report(detection, manifest=manifest, min_count=options.min_count)
         )
-    manifest["outputs"]["report"] = {"path": str(files["report"])}
+    manifest["outputs"]["report"] = _output_entry(files["report"])
     borough_files = _write_borough_outputs(
         detection, out, borough_reports, options=options, wards_from=settings, manifest=manifest
     )
     for name, path in borough_files.items():
-        manifest["outputs"][name] = {"path": str(path)}
+        manifest["outputs"][name] = _output_entry(path)
     files.update(borough_files)
     write_json(out / "manifest.json", manifest)
     return DetectResult(out_dir=out, detection=detection, files=files, manifest=manifest)
@@ -999,8 +1039,17 @@ def _searches_in_store(store: Path, months: tuple[str, str] | None) -> pd.DataFr
     return searches[searches[schema.CELL_ID].notna()]
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.strip().lower()).strip("_") or "area"
+def _output_entry(path: Path) -> dict[str, object]:
+    """Path, sha256 and size of an output, for the manifest (checked by ``hotspots verify``)."""
+    from hotspots.io import sha256_file
+
+    return {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _slug(text: str, *, limit: int = 60) -> str:
+    """Make a short, safe folder name from an area name (letters, digits, underscores)."""
+    slug = "".join(c if c.isalnum() else "_" for c in text.strip().lower()).strip("_")
+    return slug[:limit].rstrip("_") or "area"
 
 
 def _write_borough_outputs(
@@ -1035,7 +1084,10 @@ def _write_borough_outputs(
     for code in codes:
         view = borough_view(detection, code)
         name = str(view.cells["borough"].iloc[0])
-        folder = out / "boroughs" / _slug(name)
+        slug = _slug(name)
+        if (out / "boroughs" / slug).exists() and f"map_{slug}" in files:
+            slug = f"{slug}_{_slug(code, limit=20)}"  # two areas with the same short name
+        folder = out / "boroughs" / slug
         local_wards = None
         if wards is not None and view.study_areas is not None:
             shape = view.study_areas.union_all()
@@ -1054,10 +1106,10 @@ def _write_borough_outputs(
             wards=local_wards,
             zoom_start=13,
         )
-        files[f"map_{_slug(name)}"] = folder / "map.html"
+        files[f"map_{slug}"] = folder / "map.html"
         with atomic_path(folder / "map.html") as handle:
             handle.write(render_map(fmap))
-        files[f"report_{_slug(name)}"] = folder / "report.html"
+        files[f"report_{slug}"] = folder / "report.html"
         with atomic_path(folder / "report.html") as handle:
             handle.write(
                 render_detect_report(view, manifest=manifest, min_count=options.min_count)

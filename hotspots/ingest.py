@@ -21,11 +21,14 @@ a row takes the reason of the first one it fails:
 
 Other quirks are kept and counted as *notes* (see ``schema.NOTES``): blank Crime IDs
 (anti-social behaviour), points on a boundary or snapped to the nearest area, UTC
-date-times that fall in another local month, exact duplicate stop-and-search rows.
+date-times that fall in another local month, exact duplicate stop-and-search rows. Blank
+lines are not rows: they are counted (``blank_line``) and the lines after them keep their
+true numbers in ``source_row``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -341,10 +344,15 @@ class _Engine:
         report.kind = kind
         report.encoding = encoding
         state = _FileState(file_month=month_from_file_name(source.name))
-        for chunk in iter_chunks(
-            source, header=header, encoding=encoding, on_progress=on_progress
-        ):
+        chunks = iter_chunks(source, header=header, encoding=encoding, on_progress=on_progress)
+        first = next(chunks, None)
+        if first is None:  # header only: one empty chunk, so that the file is reported
+            empty = pa.Table.from_arrays([pa.array([], pa.string()) for _ in header], names=header)
+            first = Chunk(table=empty, source_rows=np.empty(0, dtype=np.int64), malformed=[])
+        for chunk in itertools.chain([first], chunks):
             processed = self._process_chunk(chunk, source, kind, report, state)
+            if chunk.blank_lines:
+                report.notes["blank_line"] += chunk.blank_lines
             report.rows_read += chunk.table.num_rows + len(chunk.malformed)
             report.accepted += processed.accepted.num_rows
             report.rejected += len(processed.rejects)
@@ -719,6 +727,10 @@ class _FileState:
         return repeated
 
 
+_FIRST_NS = pd.Timestamp("1677-09-22", tz="UTC")
+_LAST_NS = pd.Timestamp("2262-04-10", tz="UTC")
+
+
 def _parse_times(raw: np.ndarray, timezone: str) -> pd.DatetimeIndex:
     """Parse date-time strings to UTC; naive ones are local to ``timezone``.
 
@@ -746,7 +758,10 @@ def _parse_times(raw: np.ndarray, timezone: str) -> pd.DatetimeIndex:
                 parsed = parsed.dt.tz_convert("UTC")
             else:
                 parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        out[mask] = parsed.dt.tz_convert("UTC").dt.as_unit("ns")
+        parsed = parsed.dt.tz_convert("UTC")
+        # "10-17" reads as 17 October of year 1: outside what nanoseconds hold, so NaT
+        representable = parsed.between(_FIRST_NS, _LAST_NS)
+        out[mask] = parsed.where(representable).dt.as_unit("ns")
     return pd.DatetimeIndex(out)
 
 
@@ -878,6 +893,7 @@ def read_incidents(
     settings = settings or london_settings()
     sources = find_sources(inputs)
     accepted: list[pa.Table] = []
+    template: pa.Table | None = None  # an accepted table, maybe empty: gives the schema
     rejects: list[pd.DataFrame] = []
     reports: dict[str, SourceReport] = {}
     for report, processed in run_sources(sources, settings, on_progress=on_progress):
@@ -888,12 +904,14 @@ def read_incidents(
                 f"use {'read_searches' if processed.kind == SEARCH else 'read_incidents'}."
             )
         reports[report.label] = report
+        if template is None:
+            template = processed.accepted
         if processed.accepted.num_rows:
             accepted.append(processed.accepted)
         if len(processed.rejects):
             rejects.append(processed.rejects)
-    if accepted:
-        table = pa.concat_tables(accepted, promote_options="default")
+    if accepted or template is not None:
+        table = pa.concat_tables(accepted, promote_options="default") if accepted else template
         incidents = frame_from_arrow(table, working_crs=settings.working_crs)
     else:
         incidents = gpd.GeoDataFrame(
@@ -904,7 +922,12 @@ def read_incidents(
     reject_frame = (
         pd.concat(rejects, ignore_index=True)
         if rejects
-        else pd.DataFrame(columns=list(schema.REJECT_COLUMNS))
+        else pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c == schema.SOURCE_ROW else "str")
+                for c in schema.REJECT_COLUMNS
+            }
+        )
     )
     rows_read = sum(r.rows_read for r in reports.values())
     if len(incidents) + len(reject_frame) != rows_read:  # pragma: no cover - invariant

@@ -74,14 +74,30 @@ def write_json(path: str | Path, payload: object) -> Path:
     return Path(path)
 
 
+def _has_carriage_return(value: object) -> bool:
+    return isinstance(value, str) and "\r" in value
+
+
 def write_csv(path: str | Path, frame: pd.DataFrame, *, index: bool = False) -> Path:
-    """Write a frame as CSV atomically, with text cells neutralised (see neutralise_cell)."""
+    """Write a frame as CSV atomically, with text cells neutralised (see neutralise_cell).
+
+    Lines end with a line feed. Python's csv writer only quotes the line-ending characters it
+    writes itself, so a cell holding a lone carriage return would split its row when read
+    back; a frame with such a cell is written with every field quoted.
+    """
     safe = frame.copy()
+    quoting = csv.QUOTE_MINIMAL
     for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(neutralise_cell)
+        if (
+            safe[column].dtype == object
+            or pd.api.types.is_string_dtype(safe[column])
+            or isinstance(safe[column].dtype, pd.CategoricalDtype)
+        ):
+            safe[column] = safe[column].astype(object).map(neutralise_cell)
+            if safe[column].map(_has_carriage_return).any():
+                quoting = csv.QUOTE_ALL
     with atomic_path(path) as handle:
-        safe.to_csv(handle, index=index, lineterminator="\n")
+        safe.to_csv(handle, index=index, lineterminator="\n", quoting=quoting)
     return Path(path)
 
 
@@ -101,13 +117,16 @@ class CsvAppender:
         self._tmp = Path(tmp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._handle, lineterminator="\n")
+        self._quote_all = csv.writer(self._handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
         self._writer.writerow(list(columns))
         self.rows = 0
 
     def append(self, frame: pd.DataFrame) -> None:
         """Write the rows of ``frame`` (columns in the order given at creation)."""
         for row in frame.itertuples(index=False, name=None):
-            self._writer.writerow([neutralise_cell(v) for v in row])
+            cells = [neutralise_cell(v) for v in row]
+            writer = self._quote_all if any(map(_has_carriage_return, cells)) else self._writer
+            writer.writerow(cells)
         self.rows += len(frame)
 
     def close(self, *, success: bool = True) -> None:

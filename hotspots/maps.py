@@ -34,6 +34,16 @@ COORD_DECIMALS = 5
 DEFAULT_MIN_COUNT = 5
 
 
+def escape_text(value: object) -> str:
+    """Escape text from the input for HTML *and* for branca's templates.
+
+    folium/branca render every element's HTML and script through Jinja a second time, so
+    ``{{ ... }}`` or ``{% ... %}`` in a place name would run as template code. Braces are
+    therefore turned into character references too; browsers show them unchanged.
+    """
+    return html.escape(str(value), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
 def render_map(fmap: folium.Map) -> str:
     """Render a map to HTML with stable element ids, so the same inputs give the same bytes.
 
@@ -178,13 +188,13 @@ class Legend:
         items = "".join(
             f'<div><span style="background:{colour};display:inline-block;width:14px;height:14px;'
             f'margin-right:6px;border:1px solid #777;vertical-align:middle"></span>'
-            f"{html.escape(label)}</div>"
+            f"{escape_text(label)}</div>"
             for colour, label in self.rows
         )
-        layer = f' data-layer="{html.escape(self.layer, quote=True)}"' if self.layer else ""
+        layer = f' data-layer="{escape_text(self.layer)}"' if self.layer else ""
         hidden = "" if self.shown else ' style="display:none"'
         return (
-            f'<div class="hs-legend-block"{layer}{hidden}><b>{html.escape(self.title)}</b>'
+            f'<div class="hs-legend-block"{layer}{hidden}><b>{escape_text(self.title)}</b>'
             f"{items}</div>"
         )
 
@@ -230,13 +240,13 @@ def add_title_and_legends(
     title_html = (
         '<div id="hs-title" style="position:fixed;top:10px;left:60px;z-index:1000;background:white;'
         'padding:6px 10px;border:1px solid #999;border-radius:4px;font:14px sans-serif;max-width:60%">'
-        f"<b>{html.escape(title)}</b><br><span style='font-size:12px'>{html.escape(subtitle)}</span></div>"
+        f"<b>{escape_text(title)}</b><br><span style='font-size:12px'>{escape_text(subtitle)}</span></div>"
     )
     legend_html = (
         '<div id="hs-legend" style="position:fixed;bottom:20px;right:10px;z-index:1000;background:white;'
         'padding:8px 10px;border:1px solid #999;border-radius:4px;font:12px sans-serif;max-width:320px">'
         + "".join(legend.html() for legend in legends)
-        + f"<div style='margin-top:6px;color:#444'>{html.escape(note)}</div></div>"
+        + f"<div style='margin-top:6px;color:#444'>{escape_text(note)}</div></div>"
     )
     root = fmap.get_root()
     root.html.add_child(folium.Element(title_html))
@@ -317,8 +327,8 @@ class SharedShapes(MacroElement):
             {
                 "scale": scale,
                 "shapes": shapes,
-                "labels": [html.escape(label) for label in labels],
-                "tips": [[html.escape(str(t)) for t in row] for row in tooltips],
+                "labels": [escape_text(label) for label in labels],
+                "tips": [[escape_text(str(t)) for t in row] for row in tooltips],
             }
         )
 
@@ -416,7 +426,7 @@ class CompactPolygons(folium.map.Layer):
             for c in colours
         ]
         extra = (
-            [[html.escape(str(t)) for t in extra_tooltips[i]] for i in index]
+            [[escape_text(str(t)) for t in extra_tooltips[i]] for i in index]
             if extra_tooltips is not None
             else []
         )
@@ -425,7 +435,7 @@ class CompactPolygons(folium.map.Layer):
                 "index": index,
                 "classes": [int(classes[i]) for i in index],  # type: ignore[arg-type]
                 "styles": styles,
-                "labels": [html.escape(label) for label in extra_labels],
+                "labels": [escape_text(label) for label in extra_labels],
                 "extra": extra,
             }
         )
@@ -469,7 +479,7 @@ def _add_boundaries(fmap: folium.Map, boroughs: gpd.GeoDataFrame) -> None:
     outline = boroughs.assign(geometry=_round_geometry(boroughs.geometry))
     folium.GeoJson(
         json.loads(
-            outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()
+            outline[["name", "geometry"]].assign(name=outline["name"].map(escape_text)).to_json()
         ),
         name="Borough boundaries",
         style_function=lambda f: {"color": BOUNDARY_COLOUR, "weight": 1.2, "fill": False},
@@ -492,7 +502,7 @@ def _finish(
         folium.GeoJson(
             json.loads(
                 outline[["name", "geometry"]]
-                .assign(name=outline["name"].map(html.escape))
+                .assign(name=outline["name"].map(escape_text))
                 .to_json()
             ),
             name="Ward boundaries",
@@ -790,7 +800,7 @@ def draw_harm_map(
             what="offences",
         )
         area_shapes.layer(
-            name=html.escape(areas_label),
+            name=escape_text(areas_label),
             classes=classes,
             colours=colours,
             show=False,
@@ -800,7 +810,7 @@ def draw_harm_map(
             Legend(
                 f"{areas_label} ({areas_period})",
                 rows,
-                layer=html.escape(areas_label),
+                layer=escape_text(areas_label),
                 shown=False,
             )
         )

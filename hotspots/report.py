@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -228,7 +227,6 @@ def render_detect_report(
         if detection.crime_types
         else "all in the input",
         "harm_table": detection.harm_table,
-        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "version": metadata.version("hotspots"),
         "min_count": min_count,
         "total_incidents": int(cells["incidents"].sum()),

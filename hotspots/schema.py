@@ -163,6 +163,8 @@ NOTE_MONTH_FROM_UTC = "utc_time_in_other_local_month"
 NOTE_EXACT_DUPLICATE_SEARCH = "exact_duplicate_search_row"
 NOTE_SEARCH_NO_LOCATION = "search_without_location"
 NOTE_MONTH_NOT_FILE_MONTH = "month_differs_from_file_name"
+NOTE_BLANK_LINE = "blank_line"
+NOTE_HEADER_ONLY = "header_only"
 
 NOTES: dict[str, str] = {
     NOTE_BLANK_CRIME_ID: "blank Crime ID (anti-social behaviour has none): kept, with an id "
@@ -179,6 +181,9 @@ NOTES: dict[str, str] = {
     "totals, with no borough or cell",
     NOTE_MONTH_NOT_FILE_MONTH: "the Month column differs from the month in the file name; "
     "the Month column is used",
+    NOTE_BLANK_LINE: "an empty line in a CSV: not a row, so neither accepted nor rejected; later "
+    "rows keep their true line numbers",
+    NOTE_HEADER_ONLY: "a file with a header and no rows",
 }
 
 

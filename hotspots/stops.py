@@ -26,7 +26,6 @@ Steps (each a public function a notebook can call)::
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -1391,6 +1390,7 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
         add_title_and_legends,
         class_breaks,
         class_of,
+        escape_text,
         offline_map,
         suppress,
     )
@@ -1501,7 +1501,7 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
     outline = boroughs.to_crs(schema.WGS84)
     folium.GeoJson(
         json.loads(
-            outline[["name", "geometry"]].assign(name=outline["name"].map(html.escape)).to_json()
+            outline[["name", "geometry"]].assign(name=outline["name"].map(escape_text)).to_json()
         ),
         name="Borough boundaries",
         style_function=lambda f: {"color": "#252525", "weight": 1.0, "fill": False},

@@ -23,7 +23,6 @@ Steps, each a function a notebook can call:
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import shutil
 import time
@@ -1331,7 +1330,14 @@ def draw_tasking_map(
     """
     import folium
 
-    from hotspots.maps import Legend, SharedShapes, add_title_and_legends, offline_map, suppress
+    from hotspots.maps import (
+        Legend,
+        SharedShapes,
+        add_title_and_legends,
+        escape_text,
+        offline_map,
+        suppress,
+    )
 
     teams = plan.teams
     places = plan.places
@@ -1460,7 +1466,7 @@ def draw_tasking_map(
                 color="#2166ac",
                 fill=True,
                 fill_opacity=0.9,
-                tooltip=html.escape(str(base["name"])),
+                tooltip=escape_text(base["name"]),
             ).add_to(group)
         group.add_to(fmap)
         legends.append(

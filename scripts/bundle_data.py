@@ -1703,7 +1703,9 @@ def main(argv=None) -> int:
         bundle_demographics.readme_section(table, out / rel),
     )
     b.sources[rel] = "derived"
-    b.derived_from[rel] = "demographics/census2021_ethnic_group_age_sex/ (see scripts/bundle_demographics.py)"
+    b.derived_from[rel] = (
+        "demographics/census2021_ethnic_group_age_sex/ (see scripts/bundle_demographics.py)"
+    )
     print("reference ...", flush=True)
     st["ref"] = build_reference(b)
     write_index(b, st)
