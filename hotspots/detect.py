@@ -42,7 +42,7 @@ from hotspots.ingest import IngestSettings, Selection, read_incidents
 from hotspots.io import atomic_path, write_csv, write_json
 from hotspots.manifest import Clock, build_manifest
 from hotspots.sources import find_sources
-from hotspots.store import read_store
+from hotspots.store import is_store, read_store
 
 CONTRACT_COLUMNS = (
     "cell",
@@ -750,10 +750,6 @@ def detection_unit(geography: str) -> str:
     return "LSOA" if geography == "lsoa" else geography
 
 
-def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "incidents").is_dir() and (path / "manifest.json").exists()
-
-
 @dataclass(frozen=True)
 class DetectResult:
     """Files written by :func:`run_detect` and the detection itself."""
@@ -869,7 +865,7 @@ def run_detect(
             paths, counts, out, settings=settings, options=options, clock=clock, title=title
         )
     detection: Detection | None = None
-    if engine == "dask" and not (len(paths) == 1 and _is_store(paths[0])):
+    if engine == "dask" and not (len(paths) == 1 and is_store(paths[0])):
         # scale: raw files are first ingested on the cluster into OUT/store
         from hotspots.pipeline import ingest_to_store
 
@@ -882,7 +878,7 @@ def run_detect(
             scheduler=scheduler,
         )
         paths = [staged.out_dir]
-    if len(paths) == 1 and _is_store(paths[0]):
+    if len(paths) == 1 and is_store(paths[0]):
         store = paths[0]
         offences = None
         if selection.crime_types:

@@ -1519,10 +1519,6 @@ class EvaluateResult:
     seconds: float
 
 
-def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "incidents").is_dir() and (path / "manifest.json").exists()
-
-
 def run_evaluate(
     inputs: Sequence[str | Path],
     out_dir: str | Path,
@@ -1581,7 +1577,7 @@ def run_evaluate(
     from hotspots.manifest import Clock, build_manifest
     from hotspots.pipeline import prepare_out_dir
     from hotspots.sources import find_sources
-    from hotspots.store import read_store
+    from hotspots.store import is_store, read_store
 
     clock = Clock()
     start = time.perf_counter()
@@ -1598,7 +1594,7 @@ def run_evaluate(
     needed = (origins[0].train[0], origins[-1].test[1])
     selection = Selection(months=needed, crime_types=settings.selection.crime_types)
     settings = dataclasses.replace(settings, selection=selection)
-    if len(paths) == 1 and _is_store(paths[0]):
+    if len(paths) == 1 and is_store(paths[0]):
         store = paths[0]
         offences = None
         if selection.crime_types:

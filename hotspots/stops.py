@@ -115,10 +115,6 @@ class LoadedSearches:
     notes: dict[str, int] = field(default_factory=dict)
 
 
-def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "manifest.json").is_file() and (path / "searches").is_dir()
-
-
 def _add_lsoas(searches: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Place located searches in 2021 LSOAs when the store was built without them."""
     from hotspots.boundaries import london_lsoas
@@ -161,12 +157,12 @@ def load_searches(
     from hotspots.ingest import Selection, london_settings, read_searches
     from hotspots.manifest import describe_inputs
     from hotspots.sources import find_sources
-    from hotspots.store import read_store
+    from hotspots.store import is_store, read_store
 
     paths = [Path(p) for p in inputs]
     if not paths:
         raise InputError("no SEARCHES given: pass stop-and-search files or an ingest folder.")
-    if len(paths) == 1 and _is_store(paths[0]):
+    if len(paths) == 1 and is_store(paths[0], dataset="searches"):
         store = paths[0]
         searches = read_store(store, dataset="searches", months=months)
         if schema.LSOA21_CODE not in searches:
@@ -186,7 +182,7 @@ def load_searches(
             source="store",
             notes=dict(manifest.get("notes") or {}),
         )
-    if any(_is_store(p) for p in paths):
+    if any(is_store(p, dataset="searches") for p in paths):
         raise InputError("pass an ingest folder on its own, not mixed with other inputs.")
     settings = london_settings(with_lsoas=True, selection=Selection(months=months))
     loaded = read_searches(paths, settings=settings, on_progress=on_progress)

@@ -39,6 +39,12 @@ from hotspots.errors import InputError
 DATASETS = ("incidents", "searches")
 
 
+def is_store(path: str | Path, *, dataset: str = "incidents") -> bool:
+    """Whether ``path`` is an ``ingest`` output folder holding ``dataset``."""
+    path = Path(path)
+    return path.is_dir() and (path / dataset).is_dir() and (path / "manifest.json").is_file()
+
+
 def geo_metadata(working_crs: str) -> bytes:
     """GeoParquet 1.1 file metadata for a native-encoded point column."""
     meta = {

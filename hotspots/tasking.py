@@ -1509,10 +1509,6 @@ class TaskResult:
     seconds: float
 
 
-def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "incidents").is_dir() and (path / "manifest.json").exists()
-
-
 def _is_detect_output(path: Path) -> bool:
     return (
         path.is_dir() and (path / "cells.parquet").exists() and (path / "manifest.json").exists()
@@ -1580,7 +1576,7 @@ def run_task(
     from hotspots.maps import render_map
     from hotspots.pipeline import prepare_out_dir
     from hotspots.sources import find_sources
-    from hotspots.store import read_store
+    from hotspots.store import is_store, read_store
 
     start = time.perf_counter()
     clock = Clock()
@@ -1638,7 +1634,7 @@ def run_task(
         clusters = None
         store_manifest = detect_manifest
     else:
-        if len(paths) == 1 and _is_store(paths[0]):
+        if len(paths) == 1 and is_store(paths[0]):
             store = paths[0]
             offences = None
             if selection.crime_types:
