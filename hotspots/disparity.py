@@ -374,6 +374,11 @@ def _z(confidence: float) -> float:
     return float(sps.norm.ppf(0.5 + confidence / 2))
 
 
+def _plain(*arrays: np.ndarray) -> tuple:
+    """Give scalars back as floats (numpy returns 0-d arrays for scalar inputs)."""
+    return tuple(float(a) if np.ndim(a) == 0 else a for a in arrays)
+
+
 def poisson_ci(
     count: float | np.ndarray, *, confidence: float = CONFIDENCE
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +406,7 @@ def poisson_ci(
         low = np.where(k > 0, sps.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
         high = sps.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
     low = np.where(np.isnan(k), np.nan, low)
-    return low, np.where(np.isnan(k), np.nan, high)
+    return _plain(low, np.where(np.isnan(k), np.nan, high))
 
 
 def wilson_ci(
@@ -418,7 +423,7 @@ def wilson_ci(
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
         low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
         high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
+    return _plain(low, high)
 
 
 RATIO_METHODS = ("exact", "log")
@@ -471,14 +476,14 @@ def rate_ratio_ci(
             ok = valid & (a > 0)
             low = np.where(ok, np.exp(np.log(ratio) - z * se), np.nan)
             high = np.where(ok, np.exp(np.log(ratio) + z * se), np.nan)
-            return ratio, low, high
+            return _plain(ratio, low, high)
         n = a + b
         p_low = np.where(a > 0, sps.beta.ppf(alpha / 2, a, n - a + 1), 0.0)
         p_high = np.where(a < n, sps.beta.ppf(1 - alpha / 2, a + 1, n - a), 1.0)
         scale = nb / na
         low = np.where(valid, p_low / (1 - p_low) * scale, np.nan)
         high = np.where(valid, np.where(p_high < 1, p_high / (1 - p_high) * scale, np.inf), np.nan)
-    return ratio, low, high
+    return _plain(ratio, low, high)
 
 
 def proportion_ratio_ci(
@@ -506,7 +511,7 @@ def proportion_ratio_ci(
         ok = valid & (a > 0)
         low = np.where(ok, np.exp(np.log(ratio) - z * se), np.nan)
         high = np.where(ok, np.exp(np.log(ratio) + z * se), np.nan)
-    return ratio, low, high
+    return _plain(ratio, low, high)
 
 
 def smooth_rates(
