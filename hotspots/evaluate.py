@@ -1318,7 +1318,7 @@ _REPORT = """<!DOCTYPE html>
 <body>
 <h1>{{ title }}</h1>
 <div class="sub">{{ origins_text }} · crime types: {{ crime_types }} · harm weights: {{ harm_table }}</div>
-<div class="sub">Generated {{ generated }} by hotspots {{ version }}.</div>
+<div class="sub">Made by hotspots {{ version }} (run times and input hashes are in manifest.json).</div>
 
 <h2>Verdict</h2>
 {% if harm_note %}<p class="note">Harm results are not shown separately: {{ harm_note }}.</p>{% endif %}
