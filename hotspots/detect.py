@@ -283,6 +283,49 @@ def _rank(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(np.arange(1, len(order) + 1), index=order.index).reindex(cells.index)
 
 
+def assemble_cells(
+    counted: gpd.GeoDataFrame,
+    *,
+    density: pd.Series,
+    gi: pd.DataFrame,
+    cluster_of_cell: pd.Series,
+    trends: pd.Series,
+    places: pd.Series,
+) -> gpd.GeoDataFrame:
+    """Put every method's per-cell result into the contract cells table, ranked by harm.
+
+    Shared by the in-memory path (:func:`detect_hotspots`) and the streamed one
+    (:func:`hotspots.scale.detect_from_aggregates`), so both write the same table.
+    """
+    cells = gpd.GeoDataFrame(
+        {
+            "cell": counted.index.to_numpy(),
+            "borough": counted[schema.BOROUGH].to_numpy(dtype=object),
+            "incidents": counted[INCIDENT_COUNT].to_numpy(dtype=np.int64),
+            "harm": counted[HARM_SUM].to_numpy(dtype=np.float64),
+            "density": density.reindex(counted.index).to_numpy(dtype=np.float64),
+            "gi_z": gi["gi_z"].to_numpy(),
+            "gi_p": gi["gi_p"].to_numpy(),
+            "gi_p_fdr": gi["gi_p_fdr"].to_numpy(),
+            "gi_class": gi["gi_class"].to_numpy(dtype=object),
+            "cluster": cluster_of_cell.to_numpy(dtype=np.int64),
+            "trend": trends.reindex(counted.index).to_numpy(dtype=object),
+            "rank": 0,
+            "borough_code": counted[schema.BOROUGH_CODE].to_numpy(dtype=object),
+            "place": places.fillna("").to_numpy(dtype=object),
+            "gi_p_perm": gi["gi_p_perm"].to_numpy(),
+            "lon": counted["lon"].to_numpy(),
+            "lat": counted["lat"].to_numpy(),
+            "area_km2": counted["area_km2"].to_numpy(),
+        },
+        geometry=counted.geometry.to_numpy(),
+        index=pd.Index(counted.index.to_numpy(), name=schema.CELL_ID),
+        crs=counted.crs,
+    )
+    cells["rank"] = _rank(cells).to_numpy()
+    return cells
+
+
 def detect_hotspots(
     incidents: gpd.GeoDataFrame,
     study: Areas,
@@ -403,32 +446,14 @@ def detect_hotspots(
     parameters["emerging"] = trend_params
 
     places = place_per_cell(placed).reindex(counted.index)
-    cells = gpd.GeoDataFrame(
-        {
-            "cell": counted.index.to_numpy(),
-            "borough": counted[schema.BOROUGH].to_numpy(dtype=object),
-            "incidents": counted[INCIDENT_COUNT].to_numpy(dtype=np.int64),
-            "harm": counted[HARM_SUM].to_numpy(dtype=np.float64),
-            "density": density_series.reindex(counted.index).to_numpy(dtype=np.float64),
-            "gi_z": gi["gi_z"].to_numpy(),
-            "gi_p": gi["gi_p"].to_numpy(),
-            "gi_p_fdr": gi["gi_p_fdr"].to_numpy(),
-            "gi_class": gi["gi_class"].to_numpy(dtype=object),
-            "cluster": cluster_of_cell.to_numpy(dtype=np.int64),
-            "trend": trends.reindex(counted.index).to_numpy(dtype=object),
-            "rank": 0,
-            "borough_code": counted[schema.BOROUGH_CODE].to_numpy(dtype=object),
-            "place": places.fillna("").to_numpy(dtype=object),
-            "gi_p_perm": gi["gi_p_perm"].to_numpy(),
-            "lon": counted["lon"].to_numpy(),
-            "lat": counted["lat"].to_numpy(),
-            "area_km2": counted["area_km2"].to_numpy(),
-        },
-        geometry=counted.geometry.to_numpy(),
-        index=pd.Index(counted.index.to_numpy(), name=schema.CELL_ID),
-        crs=counted.crs,
+    cells = assemble_cells(
+        counted,
+        density=density_series,
+        gi=gi,
+        cluster_of_cell=cluster_of_cell,
+        trends=trends,
+        places=places,
     )
-    cells["rank"] = _rank(cells).to_numpy()
     concentration = {
         "incidents": measure_concentration(cells["incidents"], quantity="incidents"),
         "harm": measure_concentration(cells["harm"], quantity="harm"),

@@ -919,7 +919,7 @@ def detect_from_aggregates(
         Detection,
         DetectOptions,
         _describe_clusters,
-        _rank,
+        assemble_cells,
     )
     from hotspots.formats import tidy_location
     from hotspots.grid import make_grid
@@ -1055,32 +1055,14 @@ def detect_from_aggregates(
         .map(tidy_location)
         .reindex(counted.index)
     )
-    cells = gpd.GeoDataFrame(
-        {
-            "cell": counted.index.to_numpy(),
-            "borough": counted[schema.BOROUGH].to_numpy(dtype=object),
-            "incidents": counted[INCIDENT_COUNT].to_numpy(dtype=np.int64),
-            "harm": counted[HARM_SUM].to_numpy(dtype=np.float64),
-            "density": density_series.reindex(counted.index).to_numpy(dtype=np.float64),
-            "gi_z": gi["gi_z"].to_numpy(),
-            "gi_p": gi["gi_p"].to_numpy(),
-            "gi_p_fdr": gi["gi_p_fdr"].to_numpy(),
-            "gi_class": gi["gi_class"].to_numpy(dtype=object),
-            "cluster": cluster_of_cell.to_numpy(dtype=np.int64),
-            "trend": trends.reindex(counted.index).to_numpy(dtype=object),
-            "rank": 0,
-            "borough_code": counted[schema.BOROUGH_CODE].to_numpy(dtype=object),
-            "place": places.fillna("").to_numpy(dtype=object),
-            "gi_p_perm": gi["gi_p_perm"].to_numpy(),
-            "lon": counted["lon"].to_numpy(),
-            "lat": counted["lat"].to_numpy(),
-            "area_km2": counted["area_km2"].to_numpy(),
-        },
-        geometry=counted.geometry.to_numpy(),
-        index=pd.Index(counted.index.to_numpy(), name=schema.CELL_ID),
-        crs=counted.crs,
+    cells = assemble_cells(
+        counted,
+        density=density_series,
+        gi=gi,
+        cluster_of_cell=cluster_of_cell,
+        trends=trends,
+        places=places,
     )
-    cells["rank"] = _rank(cells).to_numpy()
     concentration = {
         "incidents": measure_concentration(cells["incidents"], quantity="incidents"),
         "harm": measure_concentration(cells["harm"], quantity="harm"),
