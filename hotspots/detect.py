@@ -42,7 +42,7 @@ from hotspots.ingest import IngestSettings, Selection, read_incidents
 from hotspots.io import atomic_path, write_csv, write_json
 from hotspots.manifest import Clock, build_manifest
 from hotspots.sources import find_sources
-from hotspots.store import is_store, read_store
+from hotspots.store import is_store
 
 CONTRACT_COLUMNS = (
     "cell",
@@ -926,7 +926,7 @@ def run_detect(
             engine=engine,
             scheduler=scheduler,
         )
-        incidents = searches = None
+        incidents = None
         with (
             open(store / "rejects.csv", "rb") as source,
             atomic_path(out / "rejects.csv", mode="wb") as target,
@@ -941,7 +941,6 @@ def run_detect(
         sources = find_sources(paths)
         loaded = read_incidents(paths, settings=settings)
         incidents = loaded.incidents
-        searches = None
         write_csv(out / "rejects.csv", loaded.rejects)
         reports = loaded.reports
         input_entries = None
@@ -962,15 +961,6 @@ def run_detect(
         )
     crime_types = detection.crime_types
 
-    if searches is not None:
-        per_cell = searches.groupby(schema.CELL_ID).size()
-        detection.cells["searches"] = (
-            per_cell.reindex(detection.cells.index, fill_value=0).astype(np.int64).to_numpy()
-        )
-        detection.choices["stop_and_search"] = (
-            f"{int(detection.cells['searches'].sum()):,} located searches in the same months "
-            "counted per cell (map layer 'Stop and search per cell')"
-        )
     files: dict[str, Path] = {}
     cells = detection.cells
     files["cells"] = out / "cells.parquet"
@@ -1050,14 +1040,6 @@ def run_detect(
     files.update(borough_files)
     write_json(out / "manifest.json", manifest)
     return DetectResult(out_dir=out, detection=detection, files=files, manifest=manifest)
-
-
-def _searches_in_store(store: Path, months: tuple[str, str] | None) -> pd.DataFrame | None:
-    """Located searches of an ingest folder, or None when it holds none."""
-    if not (store / "searches").is_dir():
-        return None
-    searches = read_store(store, dataset="searches", months=months, columns=[schema.CELL_ID])
-    return searches[searches[schema.CELL_ID].notna()]
 
 
 def _output_entry(path: Path) -> dict[str, object]:
