@@ -88,8 +88,8 @@ def _worker_pool(args: argparse.Namespace) -> dict:
     """Read the bundled data once; write the resampling pool for the other workers."""
     import pandas as pd
 
-    from hotspots.harm import default_harm_table
-    from hotspots.ingest import read_incidents
+    from hotspots.harm.table import default_harm_table
+    from hotspots.ingest.read import read_incidents
 
     burglary = read_incidents(BURGLARY).incidents
     city = read_incidents(CITY).incidents
@@ -148,7 +148,7 @@ def _build(args: argparse.Namespace):
 
 def _integer_min_harm(incidents) -> int:
     """The automatic min_harm at this size, rounded: sklearn needs an integer min_samples."""
-    from hotspots.clusters import _automatic_min_harm, _collapse
+    from hotspots.methods.clusters import _automatic_min_harm, _collapse
 
     value, _ = _automatic_min_harm(_collapse(incidents), incidents["harm"].to_numpy(), eps_m=EPS_M)
     return max(1, round(value))
@@ -163,7 +163,7 @@ def _neighbour_entries(incidents) -> int:
     import numpy as np
     from scipy.spatial import cKDTree
 
-    from hotspots.clusters import _collapse
+    from hotspots.methods.clusters import _collapse
 
     stacks = _collapse(incidents)
     count = stacks.count.astype(np.float64)
@@ -190,7 +190,7 @@ def _worker_hotspots(args: argparse.Namespace) -> dict:
     """find_clusters with its defaults (automatic min_harm), then labels only, then per cell."""
     import gc
 
-    from hotspots.clusters import _collapse, _dbscan_labels, clusters_per_cell, find_clusters
+    from hotspots.methods.clusters import _collapse, _dbscan_labels, clusters_per_cell, find_clusters
 
     incidents = _build(args)
     min_harm = _integer_min_harm(incidents)
@@ -228,7 +228,7 @@ def _worker_hdbscan(args: argparse.Namespace) -> dict:
     """find_clusters(method="hdbscan") once, for the record (no peer)."""
     import gc
 
-    from hotspots.clusters import find_clusters
+    from hotspots.methods.clusters import find_clusters
 
     incidents = _build(args)
     gc.collect()
@@ -269,7 +269,7 @@ def _worker_peer(args: argparse.Namespace) -> dict:
     peak = _status_mib("VmHWM")
 
     # Label check (after the memory reading): find_clusters with the same integer min_harm.
-    from hotspots.clusters import find_clusters
+    from hotspots.methods.clusters import find_clusters
 
     ours = find_clusters(incidents, eps_m=EPS_M, min_harm=min_harm).labels.to_numpy()
     same_noise = bool(np.array_equal(ours == -1, labels == -1))

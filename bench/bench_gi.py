@@ -135,7 +135,7 @@ def _ratios(peer: Timing, ours: Timing) -> dict[str, float]:
 
 
 def _harm_per_cell(incidents: pd.DataFrame, resolution: int) -> pd.Series:
-    from hotspots.grid import cell_strings, cells_from_lonlat
+    from hotspots.geo.grid import cell_strings, cells_from_lonlat
 
     cells = cell_strings(
         cells_from_lonlat(
@@ -208,8 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 def _case(name: str, values: pd.Series, args: argparse.Namespace) -> dict[str, object]:
     import esda
 
-    from hotspots import stats
-
+    from hotspots.methods import gi as stats
     ids = values.index
     y = values.to_numpy(dtype=np.float64)
     build = Timing().run(lambda: stats.h3_neighbours(ids), 3)
@@ -282,8 +281,7 @@ def _case(name: str, values: pd.Series, args: argparse.Namespace) -> dict[str, o
 def _permutations(values, weights, w, g, y, args) -> dict[str, object]:
     import esda
 
-    from hotspots import stats
-
+    from hotspots.methods import gi as stats
     ours, peer, peer1, peer_graph = Timing(), Timing(), Timing(), Timing()
     for r in range(args.perm_repeat):  # interleaved
         ours.run(lambda: stats.gi_star(values, weights, permutations=PERMUTATIONS, seed=SEED))

@@ -90,9 +90,9 @@ def _median(values: list[float]) -> float:
 
 
 def _worker_ingest(args: argparse.Namespace) -> dict:
-    """One timed call of hotspots.pipeline.ingest into a temporary folder."""
-    from hotspots import pipeline
-    from hotspots.ingest import london_settings
+    """One timed call of hotspots.ingest.pipeline.ingest into a temporary folder."""
+    from hotspots.ingest import pipeline
+    from hotspots.ingest.read import london_settings
 
     # the store-writing entry point was renamed ingest -> ingest_to_store; accept either
     name = "ingest_to_store" if hasattr(pipeline, "ingest_to_store") else "ingest"
@@ -108,7 +108,7 @@ def _worker_ingest(args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - t0
         store_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
     return {
-        "function": f"hotspots.pipeline.{name}",
+        "function": f"hotspots.ingest.pipeline.{name}",
         "seconds": seconds,
         "setup_seconds": setup,
         "files": len(result.reports),
@@ -124,8 +124,8 @@ def _worker_ingest(args: argparse.Namespace) -> dict:
 
 
 def _worker_read_incidents(args: argparse.Namespace) -> dict:
-    """One timed call of hotspots.ingest.read_incidents (in-memory GeoDataFrame)."""
-    from hotspots.ingest import london_settings, read_incidents
+    """One timed call of hotspots.ingest.read.read_incidents (in-memory GeoDataFrame)."""
+    from hotspots.ingest.read import london_settings, read_incidents
 
     t0 = time.perf_counter()
     settings = london_settings()
@@ -152,8 +152,8 @@ def _worker_peer(args: argparse.Namespace) -> dict:
     import h3
     import pandas as pd
 
-    from hotspots.boundaries import london_boroughs
-    from hotspots.harm import default_harm_table
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.harm.table import default_harm_table
 
     t0 = time.perf_counter()
     files = _csv_files(Path(args.input))
@@ -219,7 +219,7 @@ def _worker_h3(args: argparse.Namespace) -> dict:
     import numpy as np
     import pandas as pd
 
-    from hotspots.grid import cells_from_lonlat
+    from hotspots.geo.grid import cells_from_lonlat
 
     lon, lat, rows_total = _load_lonlat(args.input)
 
@@ -296,7 +296,7 @@ def _borough_case(x, y, areas, boroughs_gdf, repeat: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from hotspots.geocode import assign_areas
+    from hotspots.geo.geocode import assign_areas
 
     def ours():
         return assign_areas(x, y, areas)
@@ -360,7 +360,7 @@ def _worker_boroughs(args: argparse.Namespace) -> dict:
     import numpy as np
     from pyproj import Transformer
 
-    from hotspots.boundaries import london_boroughs
+    from hotspots.geo.boundaries import london_boroughs
 
     lon, lat, rows_total = _load_lonlat(args.input)
     areas = london_boroughs()

@@ -1,4 +1,4 @@
-"""Benchmark: hotspots.kde.kernel_density vs sklearn KernelDensity and the exact kernel sum.
+"""Benchmark: hotspots.methods.kde.kernel_density vs sklearn KernelDensity and the exact kernel sum.
 
 Run from the repository root::
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     from sklearn.neighbors import KernelDensity
 
     import hotspots
-    from hotspots.kde import (
+    from hotspots.methods.kde import (
         choose_bandwidth,
         density_per_cell,
         exact_kernel_sum,

@@ -16,10 +16,10 @@ and peak memory (``ru_maxrss`` and ``VmHWM`` from ``/proc/self/status``, as
 ``bench_ingest.py`` does; the parent imports only the standard library so it cannot leak
 its peak into the children):
 
-1. ``ingest``: :func:`hotspots.pipeline.ingest_to_store` of every file (validation,
+1. ``ingest``: :func:`hotspots.ingest.pipeline.ingest_to_store` of every file (validation,
    duplicates, H3, boroughs, harm, rejects, GeoParquet store) with ``--workers``
    processes.
-2. ``detect``: :func:`hotspots.detect.run_detect` on the store (what ``hotspots detect
+2. ``detect``: :func:`hotspots.detect.points.run_detect` on the store (what ``hotspots detect
    STORE`` runs: the store streamed month by month, every method, cells.parquet, maps,
    report).
 3. ``detect_in_memory`` (up to ``--in-memory-max`` rows): the previous store path,
@@ -84,8 +84,8 @@ def _memory() -> dict[str, float | None]:
 
 
 def _worker_ingest(args: argparse.Namespace) -> dict:
-    from hotspots.ingest import london_settings
-    from hotspots.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
+    from hotspots.ingest.pipeline import ingest_to_store
 
     settings = london_settings()
     before = _memory()
@@ -109,8 +109,8 @@ def _worker_ingest(args: argparse.Namespace) -> dict:
 
 
 def _worker_detect(args: argparse.Namespace) -> dict:
-    from hotspots.detect import run_detect
-    from hotspots.ingest import london_settings
+    from hotspots.detect.points import run_detect
+    from hotspots.ingest.read import london_settings
 
     settings = london_settings()
     before = _memory()
@@ -131,9 +131,9 @@ def _worker_detect(args: argparse.Namespace) -> dict:
 
 
 def _worker_detect_in_memory(args: argparse.Namespace) -> dict:
-    from hotspots.boundaries import london_boroughs
-    from hotspots.detect import detect_hotspots
-    from hotspots.store import read_store
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.detect.points import detect_hotspots
+    from hotspots.io.store import read_store
 
     study = london_boroughs()
     before = _memory()
@@ -165,8 +165,8 @@ def _worker_peer_kde(args: argparse.Namespace) -> dict:
     import numpy as np
     from sklearn.neighbors import KernelDensity
 
-    from hotspots.boundaries import london_boroughs
-    from hotspots.scale import open_dataset
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.detect.streamed import open_dataset
 
     table = open_dataset(Path(args.store) / "incidents").to_table(columns=["geometry", "harm"])
     n = table.num_rows
@@ -214,10 +214,10 @@ def _worker_dask(args: argparse.Namespace) -> dict:
     """Ingest and detect on a LocalCluster of ``--workers`` single-threaded processes."""
     import distributed
 
-    from hotspots.boundaries import london_boroughs
-    from hotspots.ingest import london_settings
-    from hotspots.pipeline import ingest_to_store
-    from hotspots.scale import detect_store
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.ingest.read import london_settings
+    from hotspots.ingest.pipeline import ingest_to_store
+    from hotspots.detect.streamed import detect_store
 
     def peak_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

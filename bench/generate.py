@@ -102,8 +102,8 @@ def build_pool(*, seed: int, new_points_share: float = 1.0) -> Pool:
     import pandas as pd
     from pyproj import Transformer
 
-    from hotspots.boundaries import london_boroughs
-    from hotspots.geocode import assign_areas
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.geo.geocode import assign_areas
 
     rng = np.random.default_rng(seed)
     burglary = _read_csvs(

@@ -5,30 +5,30 @@ The public API, listed explicitly::
     from hotspots import read_incidents, london_settings, make_grid, count_in_cells
 """
 
-from hotspots.area_counts import AreaCounts, read_area_counts, totals_by_area
-from hotspots.boundaries import (
+from hotspots.ingest.area_counts import AreaCounts, read_area_counts, totals_by_area
+from hotspots.geo.boundaries import (
     custom_layers,
     london_boroughs,
     london_layers,
     london_lsoas,
     london_wards,
 )
-from hotspots.clusters import Clusters, clusters_per_cell, find_clusters
-from hotspots.concentration import Concentration, measure_concentration
-from hotspots.density import count_in_cells
-from hotspots.detect import (
+from hotspots.methods.clusters import Clusters, clusters_per_cell, find_clusters
+from hotspots.methods.concentration import Concentration, measure_concentration
+from hotspots.methods.counts import count_in_cells
+from hotspots.detect.points import (
     Detection,
     DetectOptions,
     detect_area_hotspots,
     detect_hotspots,
     run_detect,
 )
-from hotspots.emerging import emerging_hotspots, mann_kendall, space_time_cube
-from hotspots.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
-from hotspots.geocode import Areas, areas_from_frame, assign_areas, read_areas
-from hotspots.grid import cell_polygons, cells_from_lonlat, make_grid
-from hotspots.harm import HarmTable, default_harm_table, read_harm_table
-from hotspots.ingest import (
+from hotspots.methods.emerging import emerging_hotspots, mann_kendall, space_time_cube
+from hotspots.core.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
+from hotspots.geo.geocode import Areas, areas_from_frame, assign_areas, read_areas
+from hotspots.geo.grid import cell_polygons, cells_from_lonlat, make_grid
+from hotspots.harm.table import HarmTable, default_harm_table, read_harm_table
+from hotspots.ingest.read import (
     IngestSettings,
     Layers,
     Loaded,
@@ -38,17 +38,17 @@ from hotspots.ingest import (
     read_incidents,
     read_searches,
 )
-from hotspots.kde import choose_bandwidth, density_per_cell, kernel_density
-from hotspots.maps import draw_harm_map
-from hotspots.pipeline import IngestResult, ingest_to_store
-from hotspots.stats import (
+from hotspots.methods.kde import choose_bandwidth, density_per_cell, kernel_density
+from hotspots.maps.draw import draw_harm_map
+from hotspots.ingest.pipeline import IngestResult, ingest_to_store
+from hotspots.methods.gi import (
     benjamini_hochberg,
     find_hotspots,
     gi_star,
     h3_neighbours,
     polygon_neighbours,
 )
-from hotspots.store import read_store
+from hotspots.io.store import read_store
 
 __version__ = "0.1.0"
 

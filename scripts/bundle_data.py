@@ -953,7 +953,7 @@ Anti-social behaviour,0
   exports the Home Office code). Matching ignores case and surrounding spaces; each offence may appear
   only once.
 * `harm` is a number ≥ 0 (any unit — days of custody, a severity score — as long as it is consistent).
-* UTF-8 (a BOM is accepted). Read with `hotspots.harm.read_harm_table(path)`.
+* UTF-8 (a BOM is accepted). Read with `hotspots.harm.table.read_harm_table(path)`.
 * An offence missing from the table is never given a guessed weight: the row is reported as an unknown
   offence.
 

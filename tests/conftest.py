@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspots.formats import SEARCH_COLUMNS, STREET_COLUMNS
+from hotspots.io.formats import SEARCH_COLUMNS, STREET_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -96,7 +96,7 @@ def write_search(path: Path, rows: list[dict[str, str]], **kwargs) -> Path:
 @pytest.fixture(scope="session")
 def settings():
     """London settings (boroughs, CCHI), read once per session."""
-    from hotspots.ingest import london_settings
+    from hotspots.ingest.read import london_settings
 
     return london_settings()
 
@@ -109,7 +109,7 @@ def demo_output(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo") / "demo-output"
     result = subprocess.run(
-        [sys.executable, "-m", "hotspots.cli", "demo", "--out", str(out)],
+        [sys.executable, "-m", "hotspots.cli.main", "demo", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -130,7 +130,7 @@ def detect_output(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "hotspots.cli",
+            "hotspots.cli.main",
             "ingest",
             str(police / "met_burglary"),
             str(police / "met_stop_and_search"),
@@ -146,7 +146,7 @@ def detect_output(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "hotspots.cli",
+            "hotspots.cli.main",
             "detect",
             str(store),
             "--months",

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from hotspots import schema
-from hotspots.area_counts import read_area_counts, totals_by_area
-from hotspots.errors import SchemaError
+from hotspots.core import schema
+from hotspots.ingest.area_counts import read_area_counts, totals_by_area
+from hotspots.core.errors import SchemaError
 
 LSOA_FILE = DATA / "police_uk" / "mps_area_counts" / "recorded-crime-lsoa_202308-202408.csv.gz"
 

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from broken.cases import CASES, GENERATED, HERE, Case
 
-from hotspots.errors import HotspotsError
-from hotspots.ingest import read_incidents, read_searches
+from hotspots.core.errors import HotspotsError
+from hotspots.ingest.read import read_incidents, read_searches
 
-CLI = ("-m", "hotspots.cli")
+CLI = ("-m", "hotspots.cli.main")
 REFUSED = [c for c in CASES if c.exit_code == 2]
 READ = [c for c in CASES if c.exit_code == 0]
 
@@ -83,7 +83,7 @@ class Combined:
 
 @pytest.fixture(scope="module")
 def combined(tmp_path_factory, generated) -> Combined:
-    from hotspots.store import read_store
+    from hotspots.io.store import read_store
 
     out = tmp_path_factory.mktemp("read") / "out"
     paths = [p for case in READ for p in case_paths(case, generated)]

@@ -10,8 +10,8 @@ import shapely
 from conftest import DATA
 from sklearn.cluster import DBSCAN
 
-from hotspots import schema
-from hotspots.clusters import (
+from hotspots.core import schema
+from hotspots.methods.clusters import (
     CLUSTER,
     NOISE,
     POLYGON_COLUMNS,
@@ -19,7 +19,7 @@ from hotspots.clusters import (
     clusters_per_cell,
     find_clusters,
 )
-from hotspots.errors import CRSError, SchemaError
+from hotspots.core.errors import CRSError, SchemaError
 
 ORIGIN = (530_000.0, 180_000.0)  # central London, EPSG:27700
 
@@ -383,7 +383,7 @@ def test_clusters_per_cell_refuses_other_incidents():
 
 @pytest.fixture(scope="module")
 def met_burglary():
-    from hotspots.ingest import Selection, london_settings, read_incidents
+    from hotspots.ingest.read import Selection, london_settings, read_incidents
 
     settings = london_settings(selection=Selection(months=("2024-01", "2024-08")))
     return read_incidents(DATA / "police_uk" / "met_burglary", settings=settings).incidents

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from hotspots import schema
-from hotspots.boundaries import london_boroughs
-from hotspots.density import count_in_cells
-from hotspots.errors import SchemaError
-from hotspots.geocode import areas_from_frame
-from hotspots.grid import cells_from_lonlat, make_grid
+from hotspots.core import schema
+from hotspots.geo.boundaries import london_boroughs
+from hotspots.methods.counts import count_in_cells
+from hotspots.core.errors import SchemaError
+from hotspots.geo.geocode import areas_from_frame
+from hotspots.geo.grid import cells_from_lonlat, make_grid
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from hotspots.detect import CONTRACT_COLUMNS, monthly_totals, place_per_cell
+from hotspots.detect.points import CONTRACT_COLUMNS, monthly_totals, place_per_cell
 
 BURGLARY = DATA / "police_uk" / "met_burglary"
 GI_CLASSES = {"hot_99", "hot_95", "hot_90", "cold_90", "cold_95", "cold_99", "not_significant"}
@@ -19,7 +19,7 @@ GI_CLASSES = {"hot_99", "hot_95", "hot_90", "cold_90", "cold_95", "cold_99", "no
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli", *args], capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "hotspots.cli.main", *args], capture_output=True, text=True, timeout=900
     )
 
 

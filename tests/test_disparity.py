@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from hotspots import disparity as dp
-from hotspots.errors import InputError, SchemaError
-from hotspots.populations import (
+from hotspots.stops import disparity as dp
+from hotspots.core.errors import InputError, SchemaError
+from hotspots.stops.populations import (
     ETHNIC_GROUPS,
     read_population,
     read_population_by,
@@ -382,7 +382,7 @@ class _Pop:
     """A Population stand-in with hand-checkable numbers."""
 
     def __init__(self):
-        from hotspots.populations import Population
+        from hotspots.stops.populations import Population
 
         table = pd.DataFrame(
             {

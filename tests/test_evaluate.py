@@ -12,9 +12,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from hotspots import evaluate as ev
-from hotspots.errors import InputError, SchemaError
-from hotspots.paths import bundled
+from hotspots.evaluate import backtest as ev
+from hotspots.core.errors import InputError, SchemaError
+from hotspots.core.paths import bundled
 
 # --- metrics on ten cells -------------------------------------------------------------
 
@@ -196,9 +196,9 @@ def test_bad_train_and_test_ranges_are_refused(train, test, window, message):
 
 def _uniform_study(seed: int = 0):
     """Two 6 km square 'boroughs' in central London with uniform incidents, 4 months."""
-    from hotspots import schema
-    from hotspots.geocode import areas_from_frame
-    from hotspots.grid import cell_strings, cells_from_lonlat
+    from hotspots.core import schema
+    from hotspots.geo.geocode import areas_from_frame
+    from hotspots.geo.grid import cell_strings, cells_from_lonlat
 
     x0, y0 = 524_000.0, 176_000.0
     squares = gpd.GeoDataFrame(
@@ -267,8 +267,8 @@ def test_emerging_is_left_out_with_a_short_window(uniform_backtest):
 
 def test_backtest_matches_the_public_metric_functions(uniform_backtest):
     """The fast cumulative path equals the public functions on the flags they describe."""
-    from hotspots.emerging import space_time_cube
-    from hotspots.grid import make_grid
+    from hotspots.methods.emerging import space_time_cube
+    from hotspots.geo.grid import make_grid
 
     study, incidents = _uniform_study()
     grid = make_grid(study, resolution=9)
@@ -335,7 +335,7 @@ def test_a_missing_month_is_an_input_error():
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
-    from hotspots.ingest import london_settings
+    from hotspots.ingest.read import london_settings
 
     out = tmp_path_factory.mktemp("evaluate") / "out"
     return ev.run_evaluate(
@@ -402,7 +402,7 @@ def _cli(*args: str):
     """Run ``hotspots evaluate`` in-process; returns click's result (exit code, output)."""
     from click.testing import CliRunner
 
-    from hotspots.cli import main
+    from hotspots.cli.main import main
 
     return CliRunner().invoke(main, ["evaluate", *args])
 

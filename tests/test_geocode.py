@@ -12,8 +12,8 @@ import pytest
 import shapely
 from conftest import street_row, write_street
 
-from hotspots.errors import CRSError, SchemaError
-from hotspots.geocode import areas_from_frame, assign_areas
+from hotspots.core.errors import CRSError, SchemaError
+from hotspots.geo.geocode import areas_from_frame, assign_areas
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_another_forces_boundary_file_works_from_the_command_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "hotspots.cli",
+            "hotspots.cli.main",
             "ingest",
             str(path),
             "--out",

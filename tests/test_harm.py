@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspots.errors import InputError, SchemaError
-from hotspots.harm import default_harm_table, read_harm_table
+from hotspots.core.errors import InputError, SchemaError
+from hotspots.harm.table import default_harm_table, read_harm_table
 
 POLICE_UK_CATEGORIES = {
     "Anti-social behaviour",

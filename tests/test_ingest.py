@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import BRIXTON, DATA, TRAFALGAR, search_row, street_row, write_search, write_street
 
-from hotspots import schema
-from hotspots.errors import SchemaError
-from hotspots.formats import parse_column_map
-from hotspots.ingest import Selection, read_incidents, read_searches
+from hotspots.core import schema
+from hotspots.core.errors import SchemaError
+from hotspots.io.formats import parse_column_map
+from hotspots.ingest.read import Selection, read_incidents, read_searches
 
 
 def reasons(loaded) -> dict[str, int]:
@@ -53,7 +53,7 @@ def test_known_point_gets_known_cell_and_borough(tmp_path, settings):
 
 
 def test_resolution_changes_the_cell(tmp_path):
-    from hotspots.ingest import london_settings
+    from hotspots.ingest.read import london_settings
 
     path = write_street(tmp_path / "a.csv", [street_row()])
     row = read_incidents(path, settings=london_settings(resolution=11)).incidents.iloc[0]
@@ -61,7 +61,7 @@ def test_resolution_changes_the_cell(tmp_path):
 
 
 def test_unsupported_resolution_is_an_error():
-    from hotspots.ingest import london_settings
+    from hotspots.ingest.read import london_settings
 
     with pytest.raises(SchemaError, match="resolution 7"):
         london_settings(resolution=7)
@@ -157,7 +157,7 @@ def test_repeated_crime_id_in_a_file_is_rejected_and_first_kept(tmp_path, settin
 def test_repeated_crime_id_across_chunks_is_found(tmp_path, settings, monkeypatch):
     import importlib
 
-    ingest_module = importlib.import_module("hotspots.ingest")
+    ingest_module = importlib.import_module("hotspots.ingest.read")
     rows = [street_row(crime_id=f"id{i}") for i in range(3000)] + [street_row(crime_id="id5")]
     path = write_street(tmp_path / "a.csv", rows)
     original = ingest_module.iter_chunks

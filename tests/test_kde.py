@@ -13,14 +13,14 @@ import shapely
 from conftest import DATA
 from scipy.stats import spearmanr
 
-from hotspots import schema
-from hotspots.boundaries import london_boroughs
-from hotspots.density import count_in_cells
-from hotspots.errors import CRSError, HotspotsWarning, SchemaError
-from hotspots.geocode import areas_from_frame
-from hotspots.grid import make_grid
-from hotspots.ingest import read_incidents
-from hotspots.kde import (
+from hotspots.core import schema
+from hotspots.geo.boundaries import london_boroughs
+from hotspots.methods.counts import count_in_cells
+from hotspots.core.errors import CRSError, HotspotsWarning, SchemaError
+from hotspots.geo.geocode import areas_from_frame
+from hotspots.geo.grid import make_grid
+from hotspots.ingest.read import read_incidents
+from hotspots.methods.kde import (
     DENSITY,
     KERNELS,
     Bandwidth,

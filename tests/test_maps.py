@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from hotspots.maps import class_breaks, draw_harm_map, suppress
+from hotspots.maps.draw import class_breaks, draw_harm_map, suppress
 
 
 def frames():

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.errors import HotspotsError, SchemaError
-from hotspots.patrol import (
+from hotspots.core.errors import HotspotsError, SchemaError
+from hotspots.task.patrol import (
     Dosage,
     allocate_patrols,
     greedy_allocation,

@@ -8,7 +8,7 @@ lines, other encodings and line endings, reordered columns.
 
 Whatever arrives, reading must:
 
-* raise nothing but :class:`hotspots.errors.HotspotsError`;
+* raise nothing but :class:`hotspots.core.errors.HotspotsError`;
 * account for every line after the header exactly once: a blank line is counted as a
   note, every other line is one row, accepted or rejected, under its own line number (so
   accepted + rejected == rows read == non-blank lines);
@@ -38,11 +38,11 @@ from conftest import DATA
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hotspots import schema
-from hotspots.errors import HotspotsError, SchemaError
-from hotspots.formats import SEARCH_COLUMNS, STREET_COLUMNS
-from hotspots.ingest import parse_months, read_incidents, read_searches
-from hotspots.io import FORMULA_PREFIXES, write_csv
+from hotspots.core import schema
+from hotspots.core.errors import HotspotsError, SchemaError
+from hotspots.io.formats import SEARCH_COLUMNS, STREET_COLUMNS
+from hotspots.ingest.read import parse_months, read_incidents, read_searches
+from hotspots.io.atomic import FORMULA_PREFIXES, write_csv
 
 STREET_EXAMPLES = 200
 SEARCH_EXAMPLES = 120
@@ -84,7 +84,7 @@ def real_rows(kind: str) -> tuple[tuple[str, ...], ...]:
 @cache
 def london():
     """Settings, the study outline and the 33 codes, read once."""
-    from hotspots.ingest import london_settings
+    from hotspots.ingest.read import london_settings
 
     settings_ = london_settings()
     study = settings_.layers.study
@@ -406,7 +406,7 @@ def test_search_files_never_crash_lose_or_invent_rows(case):
 @settings(max_examples=PIPELINE_EXAMPLES, **PROPERTY)
 @given(mutated_file("street"), mutated_file("search"))
 def test_ingest_store_counts_every_row_of_mixed_files(street, search):
-    from hotspots.pipeline import ingest_to_store
+    from hotspots.ingest.pipeline import ingest_to_store
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -430,7 +430,7 @@ def test_ingest_store_counts_every_row_of_mixed_files(street, search):
 @settings(max_examples=SMALL_EXAMPLES, **PROPERTY)
 @given(st.text(alphabet="ab,\r\n", max_size=80), st.integers(1, 9))
 def test_blank_line_filter_keeps_every_line_across_read_boundaries(text, read_size):
-    from hotspots.sources import _BlankLineFilter
+    from hotspots.io.sources import _BlankLineFilter
 
     source = io.BufferedReader(io.BytesIO(text.encode()), buffer_size=read_size)
     stream = _BlankLineFilter(source, n_columns=2, read_size=read_size)

@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from conftest import street_row, write_street
 
-from hotspots.errors import InputError
-from hotspots.ingest import read_incidents
-from hotspots.io import FORMULA_PREFIXES
+from hotspots.core.errors import InputError
+from hotspots.ingest.read import read_incidents
+from hotspots.io.atomic import FORMULA_PREFIXES
 
-CLI = ("-m", "hotspots.cli")
+CLI = ("-m", "hotspots.cli.main")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -142,9 +142,9 @@ def hostile_detect(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hostile_harm_map(tmp_path_factory) -> Path:
     """The demo's London harm map (``draw_harm_map``) drawn from hostile names."""
-    from hotspots.boundaries import custom_layers
-    from hotspots.grid import make_grid
-    from hotspots.maps import draw_harm_map, render_map
+    from hotspots.geo.boundaries import custom_layers
+    from hotspots.geo.grid import make_grid
+    from hotspots.maps.draw import draw_harm_map, render_map
 
     base = tmp_path_factory.mktemp("harm_map")
     inputs = write_hostile_inputs(base / "in")

@@ -8,9 +8,9 @@ import zipfile
 import pytest
 from conftest import street_row, write_street
 
-from hotspots.errors import InputError
-from hotspots.ingest import read_incidents
-from hotspots.sources import find_sources
+from hotspots.core.errors import InputError
+from hotspots.ingest.read import read_incidents
+from hotspots.io.sources import find_sources
 
 
 def rows(n: int, prefix: str = "id") -> list[dict[str, str]]:

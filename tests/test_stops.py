@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from conftest import BRIXTON, DATA, TRAFALGAR, search_row, write_search
 
-from hotspots import disparity as dp
-from hotspots import schema
-from hotspots.stops import load_searches, review_stops, run_stops
+from hotspots.stops import disparity as dp
+from hotspots.core import schema
+from hotspots.stops.review import load_searches, review_stops, run_stops
 
 PERIOD = ("2023-09", "2024-08")
 HOSTILE = "<script>alert('x')</script>"
@@ -188,7 +188,7 @@ def _fake_detect(tmp_path):
     """A minimal 'hotspots detect' output: the Trafalgar Square cell is a Gi* hot cell."""
     import geopandas as gpd
 
-    from hotspots.grid import cell_polygons, cell_strings, cells_from_lonlat
+    from hotspots.geo.grid import cell_polygons, cell_strings, cells_from_lonlat
 
     cells = cell_strings(
         cells_from_lonlat(
@@ -270,8 +270,8 @@ def test_detect_hot_cells_give_a_hotspot_split(hand_run):
 
 
 def test_store_input_gets_lsoas_and_the_same_searches(tmp_path):
-    from hotspots.ingest import london_settings
-    from hotspots.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
+    from hotspots.ingest.pipeline import ingest_to_store
 
     path = _hand_file(tmp_path)
     ingest_to_store([path], tmp_path / "store", settings=london_settings())
@@ -288,7 +288,7 @@ def test_store_input_gets_lsoas_and_the_same_searches(tmp_path):
 
 
 def test_review_refuses_empty_periods_and_lsoa_populations(tmp_path):
-    from hotspots.errors import InputError
+    from hotspots.core.errors import InputError
 
     searches = load_searches([_hand_file(tmp_path)]).searches
     with pytest.raises(InputError, match="no stop-and-search rows in the period"):
@@ -300,7 +300,7 @@ def test_review_refuses_empty_periods_and_lsoa_populations(tmp_path):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli", "stops", *args],
+        [sys.executable, "-m", "hotspots.cli.main", "stops", *args],
         capture_output=True,
         text=True,
         timeout=600,

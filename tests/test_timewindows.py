@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.errors import SchemaError
-from hotspots.timewindows import (
+from hotspots.core.errors import SchemaError
+from hotspots.task.timewindows import (
     HOURS_IN_WEEK,
     MONTH_ONLY_NOTE,
     Window,

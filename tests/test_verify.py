@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from broken.cases import HERE as CORPUS
 
-from hotspots.errors import InputError
-from hotspots.verify import CHANGED, MISSING, OK, UNHASHED, verify_run
+from hotspots.core.errors import InputError
+from hotspots.io.verify import CHANGED, MISSING, OK, UNHASHED, verify_run
 
-CLI = ("-m", "hotspots.cli")
+CLI = ("-m", "hotspots.cli.main")
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

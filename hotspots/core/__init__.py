@@ -1,0 +1,1 @@
+"""Core: errors, column names and dtypes, where bundled data lives. Imports nothing else from hotspots."""

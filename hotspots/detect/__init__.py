@@ -1,0 +1,1 @@
+"""Detection: every hotspot method side by side on one set of aggregates."""

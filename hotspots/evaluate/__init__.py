@@ -1,0 +1,1 @@
+"""Evaluation: rolling-origin backtests (hit rate, PAI, RRI, PEI) and verdicts."""

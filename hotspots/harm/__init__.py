@@ -1,0 +1,1 @@
+"""Harm: offence -> harm weight tables (Cambridge Crime Harm Index by default)."""

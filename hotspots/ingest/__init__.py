@@ -1,0 +1,1 @@
+"""Ingest: validate rows, geocode, weight by harm; into memory or into a store."""

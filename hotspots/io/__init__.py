@@ -1,0 +1,1 @@
+"""Input and output: finding and reading source files, formats, the Parquet store, manifests, atomic writes."""

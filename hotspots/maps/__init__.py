@@ -1,0 +1,1 @@
+"""Maps: folium maps drawn from result tables; compute nothing."""

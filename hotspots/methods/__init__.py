@@ -1,0 +1,1 @@
+"""Hotspot methods: counts, concentration, kernel density, Gi*, clusters, emerging trends."""

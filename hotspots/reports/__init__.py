@@ -1,0 +1,1 @@
+"""Reports: HTML reports and figures drawn from results; compute nothing."""

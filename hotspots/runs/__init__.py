@@ -1,0 +1,1 @@
+"""Runs: read inputs, compute, draw and write every output of a command."""

@@ -1,0 +1,1 @@
+"""Stop and search: classification, rates and intervals, disclosure control, the review."""

@@ -1,0 +1,1 @@
+"""Tasking: teams, candidate places, dosage and the patrol optimiser."""
