@@ -190,7 +190,12 @@ def _worker_hotspots(args: argparse.Namespace) -> dict:
     """find_clusters with its defaults (automatic min_harm), then labels only, then per cell."""
     import gc
 
-    from hotspots.methods.clusters import _collapse, _dbscan_labels, clusters_per_cell, find_clusters
+    from hotspots.methods.clusters import (
+        _collapse,
+        _dbscan_labels,
+        clusters_per_cell,
+        find_clusters,
+    )
 
     incidents = _build(args)
     min_harm = _integer_min_harm(incidents)

@@ -209,6 +209,7 @@ def _case(name: str, values: pd.Series, args: argparse.Namespace) -> dict[str, o
     import esda
 
     from hotspots.methods import gi as stats
+
     ids = values.index
     y = values.to_numpy(dtype=np.float64)
     build = Timing().run(lambda: stats.h3_neighbours(ids), 3)
@@ -282,6 +283,7 @@ def _permutations(values, weights, w, g, y, args) -> dict[str, object]:
     import esda
 
     from hotspots.methods import gi as stats
+
     ours, peer, peer1, peer_graph = Timing(), Timing(), Timing(), Timing()
     for r in range(args.perm_repeat):  # interleaved
         ours.run(lambda: stats.gi_star(values, weights, permutations=PERMUTATIONS, seed=SEED))

@@ -84,8 +84,8 @@ def _memory() -> dict[str, float | None]:
 
 
 def _worker_ingest(args: argparse.Namespace) -> dict:
-    from hotspots.ingest.read import london_settings
     from hotspots.ingest.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
 
     settings = london_settings()
     before = _memory()
@@ -131,8 +131,8 @@ def _worker_detect(args: argparse.Namespace) -> dict:
 
 
 def _worker_detect_in_memory(args: argparse.Namespace) -> dict:
-    from hotspots.geo.boundaries import london_boroughs
     from hotspots.detect.points import detect_hotspots
+    from hotspots.geo.boundaries import london_boroughs
     from hotspots.io.store import read_store
 
     study = london_boroughs()
@@ -165,8 +165,8 @@ def _worker_peer_kde(args: argparse.Namespace) -> dict:
     import numpy as np
     from sklearn.neighbors import KernelDensity
 
-    from hotspots.geo.boundaries import london_boroughs
     from hotspots.detect.streamed import open_dataset
+    from hotspots.geo.boundaries import london_boroughs
 
     table = open_dataset(Path(args.store) / "incidents").to_table(columns=["geometry", "harm"])
     n = table.num_rows
@@ -214,10 +214,10 @@ def _worker_dask(args: argparse.Namespace) -> dict:
     """Ingest and detect on a LocalCluster of ``--workers`` single-threaded processes."""
     import distributed
 
-    from hotspots.geo.boundaries import london_boroughs
-    from hotspots.ingest.read import london_settings
-    from hotspots.ingest.pipeline import ingest_to_store
     from hotspots.detect.streamed import detect_store
+    from hotspots.geo.boundaries import london_boroughs
+    from hotspots.ingest.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
 
     def peak_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,113 +1,133 @@
 """hotspots: harm hotspots, patrol tasking and stop-and-search reviews from police data.
 
-The public API, listed explicitly::
+The public API, listed explicitly (each name is imported on first use, so ``import hotspots``
+and ``hotspots --version`` stay fast)::
 
     from hotspots import read_incidents, london_settings, make_grid, count_in_cells
+
+How the code is laid out
+------------------------
+One subpackage per stage of the data flow. **The rule of the house: a stage imports only
+from the stages above it in this list** (and from itself, with no cycles);
+``tests/test_layout.py`` reads every import with ``ast`` and fails otherwise.
+
+1. ``core``: errors, column names and dtypes, where bundled data lives
+2. ``engines``: where work runs (in this process, a process pool, a Dask cluster)
+3. ``io``: source files and formats, the Parquet store, manifests, atomic writes, verify
+4. ``geo``: boundaries, point-in-polygon, the H3 grid
+5. ``harm``: offence -> harm weight tables
+6. ``ingest``: validate, geocode and weight rows; into memory or into a store; area counts
+7. ``aggregates``: per-cell, per-month and per-point sums, from a frame or a store
+8. ``methods``: counts, concentration, kernel density, Gi*, clusters, emerging trends
+9. ``detect``: every method side by side on one set of aggregates
+10. ``evaluate``: rolling-origin backtests and verdicts
+11. ``task``: teams, candidate places, dosage, the patrol optimiser
+12. ``stops``: the stop-and-search review (classify, rates, outcomes, hotspot share)
+13. ``maps``: folium maps drawn from result tables (compute nothing)
+14. ``reports``: HTML reports and figures drawn from results (compute nothing)
+15. ``runs``: one function per command: read, compute, draw, write every output
+16. ``cli``: the command line, one thin file per command
 """
 
-from hotspots.ingest.area_counts import AreaCounts, read_area_counts, totals_by_area
-from hotspots.geo.boundaries import (
-    custom_layers,
-    london_boroughs,
-    london_layers,
-    london_lsoas,
-    london_wards,
-)
-from hotspots.methods.clusters import Clusters, clusters_per_cell, find_clusters
-from hotspots.methods.concentration import Concentration, measure_concentration
-from hotspots.methods.counts import count_in_cells
-from hotspots.detect.points import (
-    Detection,
-    DetectOptions,
-    detect_area_hotspots,
-    detect_hotspots,
-    run_detect,
-)
-from hotspots.methods.emerging import emerging_hotspots, mann_kendall, space_time_cube
-from hotspots.core.errors import CRSError, HotspotsError, HotspotsWarning, InputError, SchemaError
-from hotspots.geo.geocode import Areas, areas_from_frame, assign_areas, read_areas
-from hotspots.geo.grid import cell_polygons, cells_from_lonlat, make_grid
-from hotspots.harm.table import HarmTable, default_harm_table, read_harm_table
-from hotspots.ingest.read import (
-    IngestSettings,
-    Layers,
-    Loaded,
-    Selection,
-    london_settings,
-    parse_months,
-    read_incidents,
-    read_searches,
-)
-from hotspots.methods.kde import choose_bandwidth, density_per_cell, kernel_density
-from hotspots.maps.draw import draw_harm_map
-from hotspots.ingest.pipeline import IngestResult, ingest_to_store
-from hotspots.methods.gi import (
-    benjamini_hochberg,
-    find_hotspots,
-    gi_star,
-    h3_neighbours,
-    polygon_neighbours,
-)
-from hotspots.io.store import read_store
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Clusters",
-    "Concentration",
-    "DetectOptions",
-    "Detection",
-    "benjamini_hochberg",
-    "choose_bandwidth",
-    "clusters_per_cell",
-    "density_per_cell",
-    "detect_area_hotspots",
-    "detect_hotspots",
-    "emerging_hotspots",
-    "find_clusters",
-    "find_hotspots",
-    "gi_star",
-    "h3_neighbours",
-    "kernel_density",
-    "mann_kendall",
-    "measure_concentration",
-    "polygon_neighbours",
-    "run_detect",
-    "space_time_cube",
-    "AreaCounts",
-    "Areas",
-    "CRSError",
-    "HarmTable",
-    "HotspotsError",
-    "HotspotsWarning",
-    "IngestResult",
-    "IngestSettings",
-    "InputError",
-    "Layers",
-    "Loaded",
-    "SchemaError",
-    "Selection",
-    "areas_from_frame",
-    "assign_areas",
-    "cell_polygons",
-    "cells_from_lonlat",
-    "count_in_cells",
-    "custom_layers",
-    "default_harm_table",
-    "draw_harm_map",
-    "ingest_to_store",
-    "london_boroughs",
-    "london_layers",
-    "london_lsoas",
-    "london_settings",
-    "london_wards",
-    "make_grid",
-    "parse_months",
-    "read_area_counts",
-    "read_areas",
-    "read_harm_table",
-    "read_incidents",
-    "read_searches",
-    "read_store",
-    "totals_by_area",
-]
+STAGES = (
+    "core",
+    "engines",
+    "io",
+    "geo",
+    "harm",
+    "ingest",
+    "aggregates",
+    "methods",
+    "detect",
+    "evaluate",
+    "task",
+    "stops",
+    "maps",
+    "reports",
+    "runs",
+    "cli",
+)
+"""The stages in data-flow order; a stage imports only from the stages before it."""
+
+_PUBLIC = {
+    "CRSError": "hotspots.core.errors",
+    "HotspotsError": "hotspots.core.errors",
+    "HotspotsWarning": "hotspots.core.errors",
+    "InputError": "hotspots.core.errors",
+    "SchemaError": "hotspots.core.errors",
+    "DetectOptions": "hotspots.detect.points",
+    "Detection": "hotspots.detect.points",
+    "detect_area_hotspots": "hotspots.detect.points",
+    "detect_hotspots": "hotspots.detect.points",
+    "run_detect": "hotspots.detect.points",
+    "custom_layers": "hotspots.geo.boundaries",
+    "london_boroughs": "hotspots.geo.boundaries",
+    "london_layers": "hotspots.geo.boundaries",
+    "london_lsoas": "hotspots.geo.boundaries",
+    "london_wards": "hotspots.geo.boundaries",
+    "Areas": "hotspots.geo.geocode",
+    "areas_from_frame": "hotspots.geo.geocode",
+    "assign_areas": "hotspots.geo.geocode",
+    "read_areas": "hotspots.geo.geocode",
+    "cell_polygons": "hotspots.geo.grid",
+    "cells_from_lonlat": "hotspots.geo.grid",
+    "make_grid": "hotspots.geo.grid",
+    "HarmTable": "hotspots.harm.table",
+    "default_harm_table": "hotspots.harm.table",
+    "read_harm_table": "hotspots.harm.table",
+    "AreaCounts": "hotspots.ingest.area_counts",
+    "read_area_counts": "hotspots.ingest.area_counts",
+    "totals_by_area": "hotspots.ingest.area_counts",
+    "IngestResult": "hotspots.ingest.pipeline",
+    "ingest_to_store": "hotspots.ingest.pipeline",
+    "IngestSettings": "hotspots.ingest.read",
+    "Layers": "hotspots.ingest.read",
+    "Loaded": "hotspots.ingest.read",
+    "Selection": "hotspots.ingest.read",
+    "london_settings": "hotspots.ingest.read",
+    "parse_months": "hotspots.ingest.read",
+    "read_incidents": "hotspots.ingest.read",
+    "read_searches": "hotspots.ingest.read",
+    "read_store": "hotspots.io.store",
+    "draw_harm_map": "hotspots.maps.draw",
+    "Clusters": "hotspots.methods.clusters",
+    "clusters_per_cell": "hotspots.methods.clusters",
+    "find_clusters": "hotspots.methods.clusters",
+    "Concentration": "hotspots.methods.concentration",
+    "measure_concentration": "hotspots.methods.concentration",
+    "count_in_cells": "hotspots.methods.counts",
+    "emerging_hotspots": "hotspots.methods.emerging",
+    "mann_kendall": "hotspots.methods.emerging",
+    "space_time_cube": "hotspots.methods.emerging",
+    "benjamini_hochberg": "hotspots.methods.gi",
+    "find_hotspots": "hotspots.methods.gi",
+    "gi_star": "hotspots.methods.gi",
+    "h3_neighbours": "hotspots.methods.gi",
+    "polygon_neighbours": "hotspots.methods.gi",
+    "choose_bandwidth": "hotspots.methods.kde",
+    "density_per_cell": "hotspots.methods.kde",
+    "kernel_density": "hotspots.methods.kde",
+}
+"""Public name -> the module that defines it."""
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hotspots' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

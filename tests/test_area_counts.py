@@ -7,8 +7,8 @@ import pytest
 from conftest import DATA
 
 from hotspots.core import schema
-from hotspots.ingest.area_counts import read_area_counts, totals_by_area
 from hotspots.core.errors import SchemaError
+from hotspots.ingest.area_counts import read_area_counts, totals_by_area
 
 LSOA_FILE = DATA / "police_uk" / "mps_area_counts" / "recorded-crime-lsoa_202308-202408.csv.gz"
 

@@ -12,7 +12,10 @@ from conftest import DATA, street_row, write_street
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli.main", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hotspots.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

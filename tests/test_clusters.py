@@ -11,6 +11,7 @@ from conftest import DATA
 from sklearn.cluster import DBSCAN
 
 from hotspots.core import schema
+from hotspots.core.errors import CRSError, SchemaError
 from hotspots.methods.clusters import (
     CLUSTER,
     NOISE,
@@ -19,7 +20,6 @@ from hotspots.methods.clusters import (
     clusters_per_cell,
     find_clusters,
 )
-from hotspots.core.errors import CRSError, SchemaError
 
 ORIGIN = (530_000.0, 180_000.0)  # central London, EPSG:27700
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspots.methods.concentration import measure_concentration
 from hotspots.core.errors import SchemaError
+from hotspots.methods.concentration import measure_concentration
 
 
 def test_even_spread_has_gini_zero():

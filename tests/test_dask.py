@@ -10,12 +10,12 @@ from conftest import DATA
 
 distributed = pytest.importorskip("distributed")
 
-from hotspots.geo.boundaries import london_boroughs  # noqa: E402
-from hotspots.engines.dask import connect  # noqa: E402
 from hotspots.core.errors import InputError  # noqa: E402
-from hotspots.ingest.read import london_settings  # noqa: E402
-from hotspots.ingest.pipeline import ingest_to_store  # noqa: E402
 from hotspots.detect.streamed import detect_store  # noqa: E402
+from hotspots.engines.dask import connect  # noqa: E402
+from hotspots.geo.boundaries import london_boroughs  # noqa: E402
+from hotspots.ingest.pipeline import ingest_to_store  # noqa: E402
+from hotspots.ingest.read import london_settings  # noqa: E402
 from hotspots.io.store import read_store  # noqa: E402
 
 CITY = DATA / "police_uk" / "city_of_london_street"

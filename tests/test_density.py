@@ -9,11 +9,11 @@ import pytest
 import shapely
 
 from hotspots.core import schema
-from hotspots.geo.boundaries import london_boroughs
-from hotspots.methods.counts import count_in_cells
 from hotspots.core.errors import SchemaError
+from hotspots.geo.boundaries import london_boroughs
 from hotspots.geo.geocode import areas_from_frame
 from hotspots.geo.grid import cells_from_lonlat, make_grid
+from hotspots.methods.counts import count_in_cells
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,10 @@ GI_CLASSES = {"hot_99", "hot_95", "hot_90", "cold_90", "cold_95", "cold_99", "no
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli.main", *args], capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "hotspots.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 

@@ -27,10 +27,10 @@ import pytest
 from broken.cases import HERE as CORPUS
 from conftest import DATA, street_row, write_street
 
-from hotspots.io import atomic as hio
 from hotspots.core.errors import InputError
-from hotspots.io.atomic import CsvAppender, atomic_path, write_csv, write_json
 from hotspots.ingest.pipeline import ingest_to_store, prepare_out_dir
+from hotspots.io import atomic as hio
+from hotspots.io.atomic import CsvAppender, atomic_path, write_csv, write_json
 
 CLI = ("-m", "hotspots.cli.main")
 TIME_FIELDS = {"started_at", "finished_at", "duration_s", "argv"}
@@ -107,6 +107,7 @@ def test_rejects_appender_commits_only_on_success(tmp_path):
 def interrupt_on_chunk(monkeypatch, n: int, error: BaseException) -> None:
     """Make the ingest engine fail on its n-th chunk (1-based)."""
     from hotspots.ingest import read as ingest
+
     real = ingest._Engine._process_chunk
     calls = {"n": 0}
 
@@ -146,9 +147,9 @@ def test_interrupted_overwrite_leaves_no_run_that_looks_complete(tmp_path, setti
 
 
 def test_interrupted_detect_leaves_only_whole_files_and_no_manifest(tmp_path, monkeypatch):
-    from hotspots.maps import draw as maps
     from hotspots.detect.points import run_detect
     from hotspots.ingest.read import london_settings
+    from hotspots.maps import draw as maps
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt

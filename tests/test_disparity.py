@@ -12,13 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from hotspots.stops import disparity as dp
 from hotspots.core.errors import InputError, SchemaError
-from hotspots.stops.populations import (
-    ETHNIC_GROUPS,
-    read_population,
-    read_population_by,
-)
+from hotspots.stops import disparity as dp
+from hotspots.stops.populations import ETHNIC_GROUPS, read_population, read_population_by
 
 # Every string published in the Met stop-and-search files 2015-04..2024-08 (shared
 # collection, 85 monthly files, scanned once), blank included.

@@ -10,9 +10,9 @@ import scipy.sparse as sp
 import scipy.stats
 from conftest import DATA
 
+from hotspots.core.errors import SchemaError
 from hotspots.methods import emerging
 from hotspots.methods import gi as stats
-from hotspots.core.errors import SchemaError
 
 CENTRE = h3.latlng_to_cell(51.5080, -0.1281, 9)
 MONTHS = pd.period_range("2024-01", periods=12, freq="M")

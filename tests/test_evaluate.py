@@ -12,9 +12,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from hotspots.evaluate import backtest as ev
 from hotspots.core.errors import InputError, SchemaError
 from hotspots.core.paths import bundled
+from hotspots.evaluate import backtest as ev
 
 # --- metrics on ten cells -------------------------------------------------------------
 
@@ -267,8 +267,8 @@ def test_emerging_is_left_out_with_a_short_window(uniform_backtest):
 
 def test_backtest_matches_the_public_metric_functions(uniform_backtest):
     """The fast cumulative path equals the public functions on the flags they describe."""
-    from hotspots.methods.emerging import space_time_cube
     from hotspots.geo.grid import make_grid
+    from hotspots.methods.emerging import space_time_cube
 
     study, incidents = _uniform_study()
     grid = make_grid(study, resolution=9)

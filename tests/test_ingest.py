@@ -12,8 +12,8 @@ from conftest import BRIXTON, DATA, TRAFALGAR, search_row, street_row, write_sea
 
 from hotspots.core import schema
 from hotspots.core.errors import SchemaError
-from hotspots.io.formats import parse_column_map
 from hotspots.ingest.read import Selection, read_incidents, read_searches
+from hotspots.io.formats import parse_column_map
 
 
 def reasons(loaded) -> dict[str, int]:

@@ -14,12 +14,12 @@ from conftest import DATA
 from scipy.stats import spearmanr
 
 from hotspots.core import schema
-from hotspots.geo.boundaries import london_boroughs
-from hotspots.methods.counts import count_in_cells
 from hotspots.core.errors import CRSError, HotspotsWarning, SchemaError
+from hotspots.geo.boundaries import london_boroughs
 from hotspots.geo.geocode import areas_from_frame
 from hotspots.geo.grid import make_grid
 from hotspots.ingest.read import read_incidents
+from hotspots.methods.counts import count_in_cells
 from hotspots.methods.kde import (
     DENSITY,
     KERNELS,

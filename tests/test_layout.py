@@ -37,7 +37,9 @@ def _resolve(module: str, name: str | None) -> str:
 def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    )
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "hotspots")
@@ -116,7 +118,9 @@ def test_no_import_cycles():
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_modules_are_small(module):
     lines = MODULES[module].read_text(encoding="utf-8").count("\n")
-    assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES}); split it by idea"
+    assert lines <= MAX_LINES, (
+        f"{module} has {lines} lines (at most {MAX_LINES}); split it by idea"
+    )
 
 
 def test_the_checker_sees_a_cycle_and_a_backward_import(monkeypatch):

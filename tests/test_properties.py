@@ -40,9 +40,9 @@ from hypothesis import strategies as st
 
 from hotspots.core import schema
 from hotspots.core.errors import HotspotsError, SchemaError
-from hotspots.io.formats import SEARCH_COLUMNS, STREET_COLUMNS
 from hotspots.ingest.read import parse_months, read_incidents, read_searches
 from hotspots.io.atomic import FORMULA_PREFIXES, write_csv
+from hotspots.io.formats import SEARCH_COLUMNS, STREET_COLUMNS
 
 STREET_EXAMPLES = 200
 SEARCH_EXAMPLES = 120

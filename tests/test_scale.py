@@ -14,11 +14,8 @@ import pytest
 import shapely
 from conftest import BRIXTON, DATA, REPO, street_row, write_street
 
-from hotspots.geo.boundaries import london_boroughs
-from hotspots.detect.points import DetectOptions, detect_hotspots
 from hotspots.core.errors import InputError
-from hotspots.ingest.read import london_settings
-from hotspots.ingest.pipeline import ingest_to_store
+from hotspots.detect.points import DetectOptions, detect_hotspots
 from hotspots.detect.streamed import (
     _median_positive,
     aggregate_store,
@@ -28,6 +25,9 @@ from hotspots.detect.streamed import (
     month_text,
     reduce_month,
 )
+from hotspots.geo.boundaries import london_boroughs
+from hotspots.ingest.pipeline import ingest_to_store
+from hotspots.ingest.read import london_settings
 from hotspots.io.store import read_store
 
 CITY = DATA / "police_uk" / "city_of_london_street"
@@ -36,7 +36,10 @@ BURGLARY = DATA / "police_uk" / "met_burglary"
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli.main", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hotspots.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

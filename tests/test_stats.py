@@ -16,9 +16,9 @@ import shapely
 from conftest import DATA
 from scipy.special import ndtr
 
-from hotspots.methods import gi as stats
 from hotspots.core.errors import HotspotsWarning, SchemaError
 from hotspots.geo.grid import cell_polygons
+from hotspots.methods import gi as stats
 
 LONDON = h3.latlng_to_cell(51.5080, -0.1281, 9)  # Trafalgar Square
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from conftest import BRIXTON, DATA, TRAFALGAR, search_row, write_search
 
-from hotspots.stops import disparity as dp
 from hotspots.core import schema
+from hotspots.stops import disparity as dp
 from hotspots.stops.review import load_searches, review_stops, run_stops
 
 PERIOD = ("2023-09", "2024-08")
@@ -270,8 +270,8 @@ def test_detect_hot_cells_give_a_hotspot_split(hand_run):
 
 
 def test_store_input_gets_lsoas_and_the_same_searches(tmp_path):
-    from hotspots.ingest.read import london_settings
     from hotspots.ingest.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
 
     path = _hand_file(tmp_path)
     ingest_to_store([path], tmp_path / "store", settings=london_settings())

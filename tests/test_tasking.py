@@ -14,10 +14,10 @@ import pytest
 import shapely
 from conftest import DATA
 
-from hotspots.geo.boundaries import london_boroughs, london_wards
 from hotspots.core.errors import HotspotsError
-from hotspots.task.exposure import apportion, census_ethnicity_lsoa, exposure_audit
+from hotspots.geo.boundaries import london_boroughs, london_wards
 from hotspots.ingest.read import Selection, london_settings
+from hotspots.task.exposure import apportion, census_ethnicity_lsoa, exposure_audit
 from hotspots.task.plan import (
     TASKING_COLUMNS,
     TaskOptions,
@@ -34,7 +34,10 @@ MONTHS = ("2023-09", "2024-08")
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hotspots.cli.main", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "hotspots.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

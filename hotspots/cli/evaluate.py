@@ -5,53 +5,17 @@ A thin layer over :func:`hotspots.evaluate.backtest.run_evaluate`.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from hotspots.cli.options import console, err_console, ingest_options, settings_from_options
 from hotspots.core.errors import InputError
-
-
-def _cli_module() -> ModuleType:
-    """Return the loaded ``hotspots.cli.main`` (``__main__`` under ``python -m hotspots.cli.main``).
-
-    ``hotspots.cli.main`` imports this module at its end to register the command, so this
-    module never imports it at import time (either import order then works); the shared
-    helpers are fetched when the command is first used, from whichever copy is running.
-    """
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "hotspots.cli.main":
-        return running
-    return importlib.import_module("hotspots.cli.main")
-
-
-def _ingest_params() -> list[click.Parameter]:
-    """Return the options every incident-reading command shares (``hotspots.cli.main``)."""
-
-    def target() -> None:  # pragma: no cover - only carries the options
-        """Carry the options."""
-
-    decorated = _cli_module()._ingest_options(target)
-    return list(reversed(decorated.__click_params__))
-
-
-class _WithIngestOptions(click.Command):
-    """A command that adds the shared ingest options when it is first used."""
-
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        """Return the command's own parameters plus the shared ingest options."""
-        if not getattr(self, "_ingest_added", False):
-            self.params.extend(_ingest_params())
-            self._ingest_added = True
-        return super().get_params(ctx)
 
 
 def parse_coverage(text: str) -> tuple[float, ...]:
@@ -91,7 +55,7 @@ def _origin_progress() -> Iterator[object]:
         MofNCompleteColumn(),
         TextColumn("origins"),
         TimeRemainingColumn(),
-        console=_cli_module().err_console,
+        console=err_console,
         transient=True,
         disable=not sys.stderr.isatty(),
     ) as progress:
@@ -103,7 +67,7 @@ def _origin_progress() -> Iterator[object]:
         yield update
 
 
-@click.command(name="evaluate", cls=_WithIngestOptions)
+@click.command(name="evaluate")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run's output in --out.")
@@ -142,6 +106,7 @@ def _origin_progress() -> Iterator[object]:
     show_default=True,
     help="Also rank and score each borough on its own.",
 )
+@ingest_options
 def evaluate(
     inputs: tuple[str, ...],
     out_dir: str,
@@ -168,13 +133,10 @@ def evaluate(
     from hotspots.detect.points import DetectOptions
     from hotspots.evaluate.backtest import METHOD_LABELS, run_evaluate
 
-    cli = _cli_module()
-    console = cli.console
-
     if options.get("months"):
         raise InputError("evaluate takes its months from --train and --test; leave out --months.")
     coverages = parse_coverage(coverage)
-    settings = cli.settings_from_options(**options)  # type: ignore[arg-type]
+    settings = settings_from_options(**options)  # type: ignore[arg-type]
     start = time.perf_counter()
     with _origin_progress() as update:
         result = run_evaluate(

@@ -5,30 +5,15 @@ A thin layer over :func:`hotspots.stops.review.run_stops`.
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import click
 from rich.table import Table
 
+from hotspots.cli.options import console, progress_bar
 from hotspots.core.errors import InputError
-
-
-def _cli_module() -> ModuleType:
-    """Return the loaded ``hotspots.cli.main`` (``__main__`` under ``python -m hotspots.cli.main``).
-
-    ``hotspots.cli.main`` imports this module at its end to register the command, so the
-    shared helpers (console, progress bar) are fetched when the command runs.
-    """
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "hotspots.cli.main":
-        return running
-    return importlib.import_module("hotspots.cli.main")
 
 
 def _ratio_text(entry: dict | None) -> str:
@@ -127,7 +112,7 @@ def stops(
     is_store = len(paths) == 1 and (paths[0] / "searches").is_dir()
     total = 0 if is_store else sum(s.size_bytes for s in find_sources(paths))
     start = time.perf_counter()
-    with _cli_module()._progress(total, "stops: read") as update:
+    with progress_bar(total, "stops: read") as update:
         result = run_stops(
             paths,
             out_dir,
@@ -147,7 +132,6 @@ def stops(
 
 def print_stops_summary(result, seconds: float) -> None:  # type: ignore[no-untyped-def]
     """Print one screen: rows, period, the London figures, hotspots, months and files."""
-    console = _cli_module().console
     review = result.review
     manifest = result.manifest
     rows = manifest.get("rows") or {}

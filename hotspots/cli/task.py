@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
-from types import ModuleType
 
 import click
 from rich.table import Table
 
-
-def _cli_module() -> ModuleType:
-    """Return the loaded ``hotspots.cli.main`` (``__main__`` under ``python -m hotspots.cli.main``).
-
-    ``hotspots.cli.main`` imports this module at its end to register the command, so this
-    module never imports it at import time; the shared helpers are fetched when the
-    command is used, from whichever copy is running.
-    """
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "hotspots.cli.main":
-        return running
-    return importlib.import_module("hotspots.cli.main")
+from hotspots.cli.options import console, ingest_options, settings_from_options
 
 
-class _WithIngestOptions(click.Command):
-    """A command that adds the shared ingest options (``--months`` ...) when first used."""
-
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        """Return the command's own parameters plus the shared ingest options."""
-        if not getattr(self, "_ingest_added", False):
-
-            def target() -> None:  # pragma: no cover - only carries the options
-                """Carry the options."""
-
-            decorated = _cli_module()._ingest_options(target)
-            self.params.extend(reversed(decorated.__click_params__))
-            self._ingest_added = True
-        return super().get_params(ctx)
-
-
-@click.command(name="task", cls=_WithIngestOptions)
+@click.command(name="task")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run's output in --out.")
@@ -127,6 +96,7 @@ class _WithIngestOptions(click.Command):
 )
 @click.option("--min-count", type=int, default=5, show_default=True, help="Disclosure threshold.")
 @click.option("--title", default=None, help="Title of the sheets and map.")
+@ingest_options
 def task(
     inputs: tuple[str, ...],
     out_dir: str,
@@ -165,7 +135,7 @@ def task(
     from hotspots.task.patrol import Dosage
     from hotspots.task.plan import TaskOptions, run_task
 
-    settings = _cli_module().settings_from_options(**options)
+    settings = settings_from_options(**options)
     dosage = Dosage(
         visit_minutes=visit_minutes,
         min_gap_minutes=min_gap_minutes,
@@ -208,7 +178,6 @@ def task(
 
 def print_task_summary(result, seconds: float) -> None:  # type: ignore[no-untyped-def]
     """Print one screen: budget, plan, harm covered, objectives, timing note, files."""
-    console = _cli_module().console
     plan = result.plan
     summary = plan.summary()
     rows = result.manifest.get("rows") or {}

@@ -61,7 +61,7 @@ def verify(ctx: click.Context, folder: str, root: str | None, every: bool) -> No
     the inputs as they are now), 1 when a file changed or is missing (listed per file),
     2 when FOLDER holds no manifest.json.
     """
-    from hotspots.cli.main import console
+    from hotspots.cli.options import console
     from hotspots.io.verify import verify_run
 
     verification = verify_run(folder, root=root)

@@ -31,18 +31,18 @@ import numpy as np
 import pandas as pd
 
 from hotspots.core import schema
-from hotspots.ingest.area_counts import AreaCounts
-from hotspots.methods.concentration import Concentration, measure_concentration
-from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT, count_in_cells
 from hotspots.core.errors import InputError, SchemaError
-from hotspots.io.formats import tidy_location
 from hotspots.geo.geocode import Areas
 from hotspots.geo.grid import make_grid
+from hotspots.ingest.area_counts import AreaCounts
 from hotspots.ingest.read import IngestSettings, Selection, read_incidents
 from hotspots.io.atomic import atomic_path, write_csv, write_json
+from hotspots.io.formats import tidy_location
 from hotspots.io.manifest import Clock, build_manifest
 from hotspots.io.sources import find_sources
 from hotspots.io.store import is_store
+from hotspots.methods.concentration import Concentration, measure_concentration
+from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT, count_in_cells
 
 CONTRACT_COLUMNS = (
     "cell",
@@ -354,9 +354,9 @@ def detect_hotspots(
         The cells table, clusters, concentration, monthly totals and every choice made.
     """
     from hotspots.methods import clusters as clustering
-    from hotspots.methods import emerging
-    from hotspots.methods import kde
+    from hotspots.methods import emerging, kde
     from hotspots.methods import gi as stats
+
     options = options or DetectOptions()
     schema.require_columns(
         incidents, [schema.MONTH, schema.HARM, schema.CELL_ID, schema.LOCATION], name="incidents"
@@ -507,9 +507,9 @@ def detect_area_hotspots(
     title
         Title for maps and reports.
     """
+    from hotspots.ingest.area_counts import AREA_CODE, COUNT
     from hotspots.methods import emerging
     from hotspots.methods import gi as stats
-    from hotspots.ingest.area_counts import AREA_CODE, COUNT
 
     options = options or DetectOptions()
     polygons = areas.polygons
@@ -877,8 +877,8 @@ def run_detect(
     ``dask.distributed`` cluster at ``scheduler`` (raw files are first ingested into
     ``out_dir/store`` there).
     """
-    from hotspots.maps.draw import draw_hotspot_map, render_map
     from hotspots.ingest.pipeline import prepare_out_dir
+    from hotspots.maps.draw import draw_hotspot_map, render_map
     from hotspots.reports.detect import render_detect_report
 
     clock = Clock()

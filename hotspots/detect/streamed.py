@@ -558,6 +558,7 @@ def _bandwidth(
     rules use; it is passed in from the rows' sums.
     """
     from hotspots.methods import kde
+
     collapsed = kde.choose_bandwidth(
         px, py, weights=pw, rule=rule, bandwidth_m=bandwidth_m, adjust=adjust
     )
@@ -610,6 +611,7 @@ def _density(
 ) -> tuple[pd.Series, str, dict[str, object]]:
     """Kernel density per cell from distinct points, described as on the rows."""
     from hotspots.methods import kde
+
     px = points["x"].to_numpy()
     py = points["y"].to_numpy()
     pw = points["harm"].to_numpy(dtype=np.float64)
@@ -699,9 +701,9 @@ def _clusters(
     crs: object,
 ) -> _PointClusters:
     """:func:`hotspots.methods.clusters.find_clusters` on collapsed points (same labels and polygons)."""
-    from hotspots.methods import clusters as cl
     from hotspots.detect.points import DEFAULT_EPS_M
     from hotspots.io.formats import tidy_location
+    from hotspots.methods import clusters as cl
 
     method = options.cluster_method
     eps_m = options.eps_m if options.eps_m is not None else DEFAULT_EPS_M
@@ -909,10 +911,6 @@ def detect_from_aggregates(
         The same cells table, clusters, concentration, monthly totals and choices as on the
         rows.
     """
-    from hotspots.methods import emerging
-    from hotspots.methods import gi as stats
-    from hotspots.methods.concentration import measure_concentration
-    from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT
     from hotspots.detect.points import (
         MIN_MONTHS_FOR_TRENDS,
         Detection,
@@ -920,8 +918,12 @@ def detect_from_aggregates(
         _describe_clusters,
         assemble_cells,
     )
-    from hotspots.io.formats import tidy_location
     from hotspots.geo.grid import make_grid
+    from hotspots.io.formats import tidy_location
+    from hotspots.methods import emerging
+    from hotspots.methods import gi as stats
+    from hotspots.methods.concentration import measure_concentration
+    from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT
 
     options = options or DetectOptions()
     aggregates = aggregates.canonical()

@@ -635,11 +635,10 @@ def _scores(
     random_scores: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """Return the ranking keys of one method on one training window (highest first)."""
-    from hotspots.methods import clusters as clustering
-    from hotspots.methods import emerging
-    from hotspots.methods import kde
-    from hotspots.methods import gi as stats
     from hotspots.detect.points import DEFAULT_EPS_M
+    from hotspots.methods import clusters as clustering
+    from hotspots.methods import emerging, kde
+    from hotspots.methods import gi as stats
 
     harm = window.train["harm"]
     if method == "harm":
@@ -843,8 +842,8 @@ def backtest(
         If a column is missing, a method is unknown or a coverage is out of range.
     """
     from hotspots.detect.points import MIN_MONTHS_FOR_TRENDS, DetectOptions
-    from hotspots.methods.emerging import space_time_cube
     from hotspots.geo.grid import make_grid
+    from hotspots.methods.emerging import space_time_cube
     from hotspots.methods.gi import h3_neighbours
 
     options = options or DetectOptions()
@@ -1574,10 +1573,10 @@ def run_evaluate(
                      test="2024-03..2024-08")
     """
     from hotspots.detect.points import DetectOptions
+    from hotspots.ingest.pipeline import prepare_out_dir
     from hotspots.ingest.read import Selection, read_incidents
     from hotspots.io.atomic import write_csv, write_json
     from hotspots.io.manifest import Clock, build_manifest
-    from hotspots.ingest.pipeline import prepare_out_dir
     from hotspots.io.sources import find_sources
     from hotspots.io.store import is_store, read_store
 

@@ -7,13 +7,15 @@ Any other force passes its own polygons with ``--areas FILE --area-code COL --ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from hotspots.geo.geocode import Areas, read_areas
-from hotspots.ingest.read import Layers
+from hotspots.core import schema
 from hotspots.core.paths import bundled
+from hotspots.geo.geocode import Areas, read_areas
 
 
 def london_boroughs() -> Areas:
@@ -67,3 +69,28 @@ def custom_layers(path: str | Path, *, code_column: str, name_column: str | None
     return Layers(
         study=read_areas(path, code_column=code_column, name_column=name_column, kind="area")
     )
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Boundary layers used to place points.
+
+    Attributes
+    ----------
+    study
+        The primary areas (London boroughs by default): outside them is a reject.
+    extra
+        Optional further layers (ward, LSOA...) by name; outside them is just null.
+    lsoa_vintages
+        Known LSOA codes and their vintage (``2011``, ``2021``, ``both``), if any.
+    """
+
+    study: Areas
+    extra: dict[str, Areas] = field(default_factory=dict)
+    lsoa_vintages: dict[str, str] | None = None
+
+    @cached_property
+    def bbox_wgs84(self) -> tuple[float, float, float, float]:
+        """Study-area bounds in degrees, widened by about 5 km."""
+        minx, miny, maxx, maxy = self.study.polygons.to_crs(schema.WGS84).total_bounds
+        return (minx - 0.08, miny - 0.05, maxx + 0.08, maxy + 0.05)

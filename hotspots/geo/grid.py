@@ -17,8 +17,8 @@ from h3ronpy import vector as h3vector
 from pyproj import Transformer
 
 from hotspots.core.errors import SchemaError
-from hotspots.geo.geocode import Areas
 from hotspots.core.schema import BOROUGH, BOROUGH_CODE, CELL_ID, H3_RESOLUTIONS, WGS84, WORKING_CRS
+from hotspots.geo.geocode import Areas
 
 
 def check_resolution(resolution: int) -> int:

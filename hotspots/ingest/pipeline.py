@@ -39,9 +39,9 @@ import pyarrow.parquet as pq
 
 from hotspots.core import schema
 from hotspots.core.errors import InputError
-from hotspots.io.formats import SEARCH, detect_format, month_from_file_name
 from hotspots.ingest.read import IngestSettings, ProgressCallback, SourceReport, run_sources
 from hotspots.io.atomic import CsvAppender, atomic_path, write_json
+from hotspots.io.formats import SEARCH, detect_format, month_from_file_name
 from hotspots.io.manifest import Clock, build_manifest
 from hotspots.io.sources import Source, find_sources, read_header
 from hotspots.io.store import (

@@ -34,7 +34,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -46,6 +45,10 @@ from pyproj import Transformer
 
 from hotspots.core import schema
 from hotspots.core.errors import InputError, SchemaError
+from hotspots.geo.boundaries import Layers
+from hotspots.geo.geocode import DEFAULT_SNAP_M, assign_areas
+from hotspots.geo.grid import cell_strings, cells_from_lonlat, check_resolution
+from hotspots.harm.table import HarmTable
 from hotspots.io.formats import (
     GENERIC,
     SEARCH,
@@ -54,10 +57,8 @@ from hotspots.io.formats import (
     detect_format,
     month_from_file_name,
 )
-from hotspots.geo.geocode import DEFAULT_SNAP_M, Areas, assign_areas
-from hotspots.geo.grid import cell_strings, cells_from_lonlat, check_resolution
-from hotspots.harm.table import HarmTable
 from hotspots.io.sources import Chunk, Source, find_sources, iter_chunks, read_header
+from hotspots.io.store import frame_from_arrow
 
 NOT_SELECTED = schema.NOT_SELECTED
 LOCAL_TZ = "Europe/London"
@@ -114,31 +115,6 @@ def parse_months(text: str | None) -> tuple[str, str] | None:
     if start > end:
         raise SchemaError(f"months {text!r}: the start {start} is after the end {end}.")
     return start, end
-
-
-@dataclass(frozen=True)
-class Layers:
-    """Boundary layers used to place points.
-
-    Attributes
-    ----------
-    study
-        The primary areas (London boroughs by default): outside them is a reject.
-    extra
-        Optional further layers (ward, LSOA...) by name; outside them is just null.
-    lsoa_vintages
-        Known LSOA codes and their vintage (``2011``, ``2021``, ``both``), if any.
-    """
-
-    study: Areas
-    extra: dict[str, Areas] = field(default_factory=dict)
-    lsoa_vintages: dict[str, str] | None = None
-
-    @cached_property
-    def bbox_wgs84(self) -> tuple[float, float, float, float]:
-        """Study-area bounds in degrees, widened by about 5 km."""
-        minx, miny, maxx, maxy = self.study.polygons.to_crs(schema.WGS84).total_bounds
-        return (minx - 0.08, miny - 0.05, maxx + 0.08, maxy + 0.05)
 
 
 @dataclass
@@ -828,32 +804,6 @@ def run_sources(
         done_bytes += source.size_bytes
         if on_progress is not None:
             on_progress(done_bytes)
-
-
-def frame_from_arrow(
-    table: pa.Table, *, working_crs: str = schema.WORKING_CRS
-) -> gpd.GeoDataFrame:
-    """Turn accepted rows (arrow, with a point struct ``geometry``) into a tidy GeoDataFrame."""
-    geometry = table.column(schema.GEOMETRY).combine_chunks()
-    xs = geometry.field("x").to_numpy(zero_copy_only=False)
-    ys = geometry.field("y").to_numpy(zero_copy_only=False)
-    missing = np.asarray(geometry.is_null().to_numpy(zero_copy_only=False))
-    import shapely
-
-    points = shapely.points(xs, ys)
-    points[missing] = None
-    frame = table.drop_columns([schema.GEOMETRY]).to_pandas()
-    codes, labels = pd.factorize(frame[schema.MONTH])
-    periods = pd.PeriodIndex(list(labels), freq="M")
-    frame[schema.MONTH] = (
-        pd.Series(periods.take(codes), index=frame.index)
-        if len(codes)
-        else pd.PeriodIndex([], freq="M")
-    )
-    if schema.OFFENCE in frame:
-        frame[schema.OFFENCE] = frame[schema.OFFENCE].astype("category")
-    frame = frame.set_index(schema.INCIDENT_ID)
-    return gpd.GeoDataFrame(frame, geometry=points, crs=working_crs)
 
 
 def read_incidents(

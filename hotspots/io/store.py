@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -269,7 +270,7 @@ def read_store(
     offences
         Offences to keep (exact labels).
     """
-    from hotspots.ingest.read import frame_from_arrow
+    from hotspots.io.store import frame_from_arrow
 
     root = Path(path)
     if (root / dataset).is_dir():
@@ -324,3 +325,29 @@ __all__ = [
     "staging_folder",
     "store_months",
 ]
+
+
+def frame_from_arrow(
+    table: pa.Table, *, working_crs: str = schema.WORKING_CRS
+) -> gpd.GeoDataFrame:
+    """Turn accepted rows (arrow, with a point struct ``geometry``) into a tidy GeoDataFrame."""
+    geometry = table.column(schema.GEOMETRY).combine_chunks()
+    xs = geometry.field("x").to_numpy(zero_copy_only=False)
+    ys = geometry.field("y").to_numpy(zero_copy_only=False)
+    missing = np.asarray(geometry.is_null().to_numpy(zero_copy_only=False))
+    import shapely
+
+    points = shapely.points(xs, ys)
+    points[missing] = None
+    frame = table.drop_columns([schema.GEOMETRY]).to_pandas()
+    codes, labels = pd.factorize(frame[schema.MONTH])
+    periods = pd.PeriodIndex(list(labels), freq="M")
+    frame[schema.MONTH] = (
+        pd.Series(periods.take(codes), index=frame.index)
+        if len(codes)
+        else pd.PeriodIndex([], freq="M")
+    )
+    if schema.OFFENCE in frame:
+        frame[schema.OFFENCE] = frame[schema.OFFENCE].astype("category")
+    frame = frame.set_index(schema.INCIDENT_ID)
+    return gpd.GeoDataFrame(frame, geometry=points, crs=working_crs)

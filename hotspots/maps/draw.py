@@ -24,6 +24,7 @@ import shapely
 from branca.element import MacroElement, Template
 
 from hotspots.core import schema
+
 # ColorBrewer YlOrRd (6) for harm per cell, PuBu (6) for area counts: colour-blind safe
 HARM_COLOURS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 AREA_COLOURS = ("#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#2b8cbe", "#045a8d")

@@ -28,13 +28,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from hotspots.core import schema
+from hotspots.core.paths import bundled, data_dir
 from hotspots.geo.boundaries import london_layers
 from hotspots.harm.table import default_harm_table
+from hotspots.ingest.pipeline import IngestResult, ingest_to_store
 from hotspots.ingest.read import IngestSettings, ProgressCallback, Selection
 from hotspots.io.atomic import write_json
 from hotspots.io.manifest import Clock, package_versions
-from hotspots.core.paths import bundled, data_dir
-from hotspots.ingest.pipeline import IngestResult, ingest_to_store
 
 VIOLENCE = "VIOLENCE AGAINST THE PERSON"
 DEMO_INPUTS = ("met_burglary", "city_of_london_street", "met_stop_and_search")
@@ -80,13 +80,13 @@ def _settings(resolution: int, selection: Selection | None = None) -> IngestSett
 
 def step_overview(store: Path, out: Path, resolution: int) -> StepSummary:
     """Map harm per H3 cell and per LSOA over London, with violence per LSOA."""
-    from hotspots.ingest.area_counts import read_area_counts, totals_by_area
     from hotspots.geo.boundaries import london_boroughs, london_lsoas
-    from hotspots.methods.counts import count_in_cells
     from hotspots.geo.grid import make_grid
+    from hotspots.ingest.area_counts import read_area_counts, totals_by_area
     from hotspots.io.atomic import atomic_path, write_csv
-    from hotspots.maps.draw import draw_harm_map, render_map
     from hotspots.io.store import read_store
+    from hotspots.maps.draw import draw_harm_map, render_map
+    from hotspots.methods.counts import count_in_cells
 
     start = time.perf_counter()
     incidents = read_store(store, dataset="incidents")

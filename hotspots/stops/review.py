@@ -42,9 +42,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots.stops import disparity as dp
 from hotspots.core import schema
 from hotspots.core.errors import InputError, SchemaError
+from hotspots.stops import disparity as dp
 from hotspots.stops.populations import (
     ETHNIC_GROUPS,
     Population,
@@ -360,10 +360,10 @@ def violence_hotspots(
         Harm per LSOA (CCHI weights of the MPS minor categories, ``VIOLENCE AGAINST THE
         PERSON``), the top set and the Gi* hot set (queen contiguity, FDR).
     """
-    from hotspots.ingest.area_counts import read_area_counts
-    from hotspots.geo.boundaries import london_boroughs, london_lsoas
-    from hotspots.detect.points import detect_area_hotspots
     from hotspots.core.paths import bundled
+    from hotspots.detect.points import detect_area_hotspots
+    from hotspots.geo.boundaries import london_boroughs, london_lsoas
+    from hotspots.ingest.area_counts import read_area_counts
 
     source = bundled(*LSOA_COUNTS) if str(path) == BUNDLED else Path(path)
     with tempfile.TemporaryDirectory(prefix="hotspots-violence-") as folder:
@@ -1960,9 +1960,9 @@ def run_stops(
     -------
     StopsResult
     """
+    from hotspots.ingest.pipeline import prepare_out_dir
     from hotspots.io.atomic import atomic_path, write_csv, write_json
     from hotspots.io.manifest import Clock, build_manifest
-    from hotspots.ingest.pipeline import prepare_out_dir
 
     start = time.perf_counter()
     clock = Clock()

@@ -1566,17 +1566,17 @@ def run_task(
         Writes ``tasking.csv``, ``tasking.html``, ``tasking_map.html``, ``exposure.csv``,
         ``candidates.csv``, ``teams.csv``, ``rejects.csv`` and ``manifest.json``.
     """
-    from hotspots.geo.boundaries import london_lsoas, london_wards
     from hotspots.detect.points import DetectOptions, detect_hotspots
-    from hotspots.task.exposure import census_ethnicity_lsoa, population_polygons
+    from hotspots.geo.boundaries import london_lsoas, london_wards
     from hotspots.geo.geocode import read_areas
+    from hotspots.ingest.pipeline import prepare_out_dir
     from hotspots.ingest.read import read_incidents
     from hotspots.io.atomic import atomic_path, write_csv, write_json
     from hotspots.io.manifest import Clock, build_manifest
-    from hotspots.maps.draw import render_map
-    from hotspots.ingest.pipeline import prepare_out_dir
     from hotspots.io.sources import find_sources
     from hotspots.io.store import is_store, read_store
+    from hotspots.maps.draw import render_map
+    from hotspots.task.exposure import census_ethnicity_lsoa, population_polygons
 
     start = time.perf_counter()
     clock = Clock()
