@@ -109,8 +109,8 @@ def _worker_ingest(args: argparse.Namespace) -> dict:
 
 
 def _worker_detect(args: argparse.Namespace) -> dict:
-    from hotspots.detect.points import run_detect
     from hotspots.ingest.read import london_settings
+    from hotspots.runs.detect import run_detect
 
     settings = london_settings()
     before = _memory()
@@ -165,7 +165,7 @@ def _worker_peer_kde(args: argparse.Namespace) -> dict:
     import numpy as np
     from sklearn.neighbors import KernelDensity
 
-    from hotspots.detect.streamed import open_dataset
+    from hotspots.aggregates.store import open_dataset
     from hotspots.geo.boundaries import london_boroughs
 
     table = open_dataset(Path(args.store) / "incidents").to_table(columns=["geometry", "harm"])
@@ -214,7 +214,7 @@ def _worker_dask(args: argparse.Namespace) -> dict:
     """Ingest and detect on a LocalCluster of ``--workers`` single-threaded processes."""
     import distributed
 
-    from hotspots.detect.streamed import detect_store
+    from hotspots.detect.points import detect_store
     from hotspots.geo.boundaries import london_boroughs
     from hotspots.ingest.pipeline import ingest_to_store
     from hotspots.ingest.read import london_settings

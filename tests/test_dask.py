@@ -11,7 +11,7 @@ from conftest import DATA
 distributed = pytest.importorskip("distributed")
 
 from hotspots.core.errors import InputError  # noqa: E402
-from hotspots.detect.streamed import detect_store  # noqa: E402
+from hotspots.detect.points import detect_store  # noqa: E402
 from hotspots.engines.dask import connect  # noqa: E402
 from hotspots.geo.boundaries import london_boroughs  # noqa: E402
 from hotspots.ingest.pipeline import ingest_to_store  # noqa: E402

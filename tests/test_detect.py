@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA
 
-from hotspots.detect.points import CONTRACT_COLUMNS, monthly_totals, place_per_cell
+from hotspots.detect.results import CONTRACT_COLUMNS
 
 BURGLARY = DATA / "police_uk" / "met_burglary"
 GI_CLASSES = {"hot_99", "hot_95", "hot_90", "cold_90", "cold_95", "cold_99", "not_significant"}
@@ -117,27 +118,37 @@ def test_report_states_concentration_hot_cells_and_trends(detected):
     assert "<script" not in html
 
 
-def test_place_per_cell_and_monthly_totals():
-    incidents = pd.DataFrame(
+def test_place_per_cell_and_monthly_totals_from_a_frame():
+    """Five hand-made incidents in two cells: the commonest name wins, months are filled."""
+    import geopandas as gpd
+    from pyproj import Transformer
+
+    from hotspots import detect_hotspots, london_boroughs
+    from hotspots.geo.grid import cell_strings, cells_from_lonlat
+
+    lon = np.array([-0.1357, -0.1357, -0.1357, -0.1200, -0.1200])
+    lat = np.array([51.5136, 51.5136, 51.5136, 51.5000, 51.5000])
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(lon, lat)
+    cells = cell_strings(cells_from_lonlat(lon, lat, resolution=9))
+    incidents = gpd.GeoDataFrame(
         {
-            "cell_id": ["a", "a", "a", "b", None],
-            "location": [
-                "On or near X",
-                "On or near Y",
-                "On or near Y",
-                "On or near Z",
-                "On or near W",
-            ],
+            "cell_id": cells,
+            "location": ["On or near X", "On or near Y", "On or near Y", "On or near Z", ""],
             "month": pd.PeriodIndex(
                 ["2024-01", "2024-01", "2024-03", "2024-03", "2024-03"], freq="M"
             ),
             "harm": [1.0, 2.0, 3.0, 4.0, 5.0],
-        }
+        },
+        geometry=gpd.points_from_xy(x, y),
+        crs="EPSG:27700",
     )
-    assert place_per_cell(incidents).to_dict() == {"a": "On or near Y", "b": "On or near Z"}
-    monthly = monthly_totals(incidents)
-    assert [str(m) for m in monthly.index] == ["2024-01", "2024-02", "2024-03"]
-    assert monthly["incidents"].tolist() == [2, 0, 3]
+    detection = detect_hotspots(incidents, london_boroughs())
+    table = detection.cells.set_index("cell")
+    assert table.loc[cells[0], "place"] == "On or near Y"
+    assert table.loc[cells[3], "place"] == "On or near Z"
+    assert table.loc[cells[0], "incidents"] == 3 and table.loc[cells[0], "harm"] == 6.0
+    assert [str(m) for m in detection.monthly.index] == ["2024-01", "2024-02", "2024-03"]
+    assert detection.monthly["incidents"].tolist() == [2, 0, 3]
 
 
 def test_detect_on_met_lsoa_violence_counts(tmp_path):

@@ -147,9 +147,9 @@ def test_interrupted_overwrite_leaves_no_run_that_looks_complete(tmp_path, setti
 
 
 def test_interrupted_detect_leaves_only_whole_files_and_no_manifest(tmp_path, monkeypatch):
-    from hotspots.detect.points import run_detect
     from hotspots.ingest.read import london_settings
     from hotspots.maps import draw as maps
+    from hotspots.runs.detect import run_detect
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt

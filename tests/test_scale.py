@@ -14,16 +14,16 @@ import pytest
 import shapely
 from conftest import BRIXTON, DATA, REPO, street_row, write_street
 
+from hotspots.aggregates.store import reduce_month
+from hotspots.aggregates.tables import combine, month_ordinal
 from hotspots.core.errors import InputError
-from hotspots.detect.points import DetectOptions, detect_hotspots
-from hotspots.detect.streamed import (
+from hotspots.detect.points import (
+    DetectOptions,
     _median_positive,
     aggregate_store,
-    combine,
+    detect_hotspots,
     detect_store,
-    month_ordinal,
     month_text,
-    reduce_month,
 )
 from hotspots.geo.boundaries import london_boroughs
 from hotspots.ingest.pipeline import ingest_to_store

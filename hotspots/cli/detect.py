@@ -133,7 +133,8 @@ def detect(
     'hotspots ingest'. Writes cells.parquet, hotspots.geojson, map.html, report.html,
     rejects.csv and manifest.json.
     """
-    from hotspots.detect.points import DetectOptions, run_detect
+    from hotspots.detect.points import DetectOptions
+    from hotspots.runs.detect import run_detect
 
     settings = settings_from_options(**options)  # type: ignore[arg-type]
     detect_options = DetectOptions(

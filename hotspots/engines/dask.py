@@ -1,16 +1,10 @@
-"""The Dask engine: ingest and per-cell aggregation on a ``dask.distributed`` cluster.
+"""The Dask engine: run tasks on a ``dask.distributed`` cluster (or a local one).
 
-The same pipeline as the embedded engine, cut into tasks:
-
-* **ingest**: one task per input file (:func:`hotspots.ingest.pipeline.ingest_source`): read,
-  validate, geocode (H3 and boroughs, vectorised), weight by harm and write the file's
-  accepted rows as part files into the store's staging folder. The client gathers each
-  file's counts and rejects, then commits the month partitions exactly as an embedded
-  ingest does (``--append`` and ``--replace-months`` included).
-* **aggregation**: one task per month partition (:func:`hotspots.detect.streamed.reduce_month`),
-  then a tree of merges (:func:`hotspots.detect.streamed.combine`) on the workers. Only the
-  aggregates (distinct map points, cells x months) travel to the client, which runs the
-  statistics (Gi*, kernel density, clustering, emerging trends) on them.
+It knows nothing of crime data: :func:`map_on_dask` runs one task per item and yields the
+results in order (ingest: one task per input file, :func:`hotspots.ingest.pipeline.ingest_source`);
+:func:`reduce_on_dask` runs one task per item and a tree of merges on the workers (detect:
+one task per month partition, :func:`hotspots.aggregates.store.reduce_month`, merged with
+:func:`hotspots.aggregates.tables.combine`), so only the aggregates reach the client.
 
 Sums are exact and tables are sorted before the statistics, so the answer does not depend
 on how the work was split: the cells table equals the embedded engine's (a test checks it
@@ -23,24 +17,19 @@ Running on a real cluster::
     hotspots ingest /shared/police_uk --out /shared/store --engine dask --scheduler tcp://host:8786
     hotspots detect /shared/store --out /shared/detect --engine dask --scheduler tcp://host:8786
 
-Workers need ``hotspots`` installed (``pip install "hotspots[dask]"``, same version as
-the client) and must see the input files and the ``--out`` folder at the same paths
-(a shared filesystem such as NFS or Lustre): tasks read the inputs and write the store
-directly, so no row passes through the client. Without ``--scheduler`` a local cluster
-with one single-threaded worker process per core is started for the run.
-
-dask-geopandas is not needed on this path: geocoding is already vectorised inside each
-file's task (one point-in-polygon test per distinct map point), which is what a
-dask-geopandas ``sjoin`` per partition would do, with more memory.
+Workers need ``hotspots`` installed (same version as the client) and must see the input
+files and the ``--out`` folder at the same paths (a shared filesystem such as NFS or
+Lustre): tasks read the inputs and write the store directly, so no row passes through the
+client. Without ``--scheduler`` a local cluster with one single-threaded worker process
+per core is started for the run.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from hotspots.core.errors import InputError
@@ -126,75 +115,48 @@ def connect(
         chatter.setLevel(level)
 
 
-def ingest_on_dask(
-    sources: Sequence[Any], settings: Any, out_dir: str | Path, *, scheduler: Any = None
+def map_on_dask(
+    func: Callable[..., Any],
+    items: Sequence[Any],
+    *,
+    shared: Any = None,
+    args: tuple[Any, ...] = (),
+    scheduler: Any = None,
 ) -> Iterator[Any]:
-    """Read every source as one task; yield :class:`hotspots.ingest.pipeline.SourceOutcome` in order.
+    """Run ``func(item, shared, *args, index)`` as one task per item; yield results in order.
 
-    The tasks write part files into the staging folders of ``out_dir``; the caller
-    (:func:`hotspots.ingest.pipeline.ingest_to_store` with ``engine="dask"``) commits them.
+    ``shared`` is sent to every worker once (broadcast), not once per task.
     """
-    from hotspots.ingest.pipeline import ingest_source
-
     with connect(scheduler) as client:
-        shared = client.scatter(settings, broadcast=True)
+        sent = client.scatter(shared, broadcast=True) if shared is not None else None
         futures = [
-            client.submit(ingest_source, source, shared, str(out_dir), i, pure=False)
-            for i, source in enumerate(sources)
+            client.submit(func, item, sent, *args, i, pure=False) for i, item in enumerate(items)
         ]
         for future in futures:
             yield future.result()
 
 
-def _merge(parts: list[Any]) -> Any:
-    from hotspots.detect.streamed import combine
-
-    present = [p for p in parts if p is not None]
-    return combine(present) if present else None
-
-
-def aggregate_on_dask(
-    store: str | Path,
+def reduce_on_dask(
+    func: Callable[..., Any],
+    items: Sequence[Any],
+    merge: Callable[[list[Any]], Any],
     *,
-    months: tuple[str, str] | None = None,
-    offences: Sequence[str] | None = None,
+    kwargs: dict[str, Any] | None = None,
     scheduler: Any = None,
+    fan_in: int = MERGE_FAN_IN,
 ) -> Any:
-    """:func:`hotspots.detect.streamed.aggregate_store` with one task per month and a tree of merges.
+    """Run ``func(item, **kwargs)`` as one task per item, then a tree of ``merge`` tasks.
 
-    Returns
-    -------
-    hotspots.detect.streamed.Aggregates
-        The store's aggregates, gathered on the client.
-
-    Raises
-    ------
-    InputError
-        If the selection holds no incidents.
+    Only the final result travels to the client. Returns ``None`` when there are no items.
     """
-    from hotspots.detect.streamed import dataset_root, months_in_store, reduce_month
-
-    root = dataset_root(store)
-    wanted = months_in_store(root, months)
     with connect(scheduler) as client:
-        parts = [
-            client.submit(
-                reduce_month, str(root), month, offences=list(offences or []), pure=False
-            )
-            for month in wanted
-        ]
+        parts = [client.submit(func, item, **(kwargs or {}), pure=False) for item in items]
         while len(parts) > 1:
             parts = [
-                client.submit(_merge, parts[i : i + MERGE_FAN_IN], pure=False)
-                for i in range(0, len(parts), MERGE_FAN_IN)
+                client.submit(merge, parts[i : i + fan_in], pure=False)
+                for i in range(0, len(parts), fan_in)
             ]
-        result = parts[0].result() if parts else None
-    if result is None:
-        raise InputError(
-            f"no incidents in {store} for the selection (months {months or 'all'}, offences "
-            f"{', '.join(offences) if offences else 'all'}); check --months and --crime-type."
-        )
-    return result
+        return parts[0].result() if parts else None
 
 
-__all__ = ["MERGE_FAN_IN", "aggregate_on_dask", "connect", "ingest_on_dask"]
+__all__ = ["MERGE_FAN_IN", "connect", "map_on_dask", "reduce_on_dask"]

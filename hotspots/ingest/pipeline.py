@@ -24,12 +24,10 @@ import csv
 import dataclasses
 import json
 import math
-import multiprocessing
 import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +37,7 @@ import pyarrow.parquet as pq
 
 from hotspots.core import schema
 from hotspots.core.errors import InputError
+from hotspots.engines.local import ENGINES, map_in_processes
 from hotspots.ingest.read import IngestSettings, ProgressCallback, SourceReport, run_sources
 from hotspots.io.atomic import CsvAppender, atomic_path, write_json
 from hotspots.io.formats import SEARCH, detect_format, month_from_file_name
@@ -52,7 +51,6 @@ from hotspots.io.store import (
     store_months,
 )
 
-ENGINES = ("embedded", "dask")
 SAME_SETTINGS = ("h3_resolution", "snap_m", "working_crs", "harm_table")
 """Settings an appended run must share with the store (besides the boundary layers)."""
 
@@ -242,11 +240,10 @@ def _outcomes_in_processes(
     numbered = list(enumerate(sources))
     size = max(1, math.ceil(len(numbered) / (4 * workers)))
     batches = [numbered[i : i + size] for i in range(0, len(numbered), size)]
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_ingest_batch, batch, settings, str(out)) for batch in batches]
-        for future in futures:
-            yield from future.result()
+    for outcomes in map_in_processes(
+        _ingest_batch, batches, args=(settings, str(out)), workers=workers
+    ):
+        yield from outcomes
 
 
 def _outcomes_in_order(
@@ -386,10 +383,10 @@ def ingest_to_store(
     success = False
     try:
         if engine == "dask":
-            from hotspots.engines.dask import ingest_on_dask
+            from hotspots.engines.dask import map_on_dask
 
-            stream: Iterator[SourceOutcome] = ingest_on_dask(
-                sources, settings, out, scheduler=scheduler
+            stream: Iterator[SourceOutcome] = map_on_dask(
+                ingest_source, sources, shared=settings, args=(str(out),), scheduler=scheduler
             )
         elif workers > 1 and len(sources) > 1:
             stream = _outcomes_in_processes(sources, settings, out, workers)

@@ -171,7 +171,8 @@ def _detect_lines(name: str, result: object) -> list[str]:
 
 def step_detect_burglary(store: Path, out: Path, resolution: int) -> StepSummary:
     """Run every hotspot method on Met burglary over the last 12 months."""
-    from hotspots.detect.points import DetectOptions, run_detect
+    from hotspots.detect.points import DetectOptions
+    from hotspots.runs.detect import run_detect
 
     start = time.perf_counter()
     settings = _settings(resolution, Selection(months=LAST_YEAR, crime_types=("Burglary",)))
@@ -210,7 +211,7 @@ def step_detect_burglary(store: Path, out: Path, resolution: int) -> StepSummary
 
 def step_detect_violence(store: Path, out: Path, resolution: int) -> StepSummary:
     """Run the lattice methods on the Met's violence counts per LSOA."""
-    from hotspots.detect.points import run_detect
+    from hotspots.runs.detect import run_detect
 
     start = time.perf_counter()
     settings = _settings(resolution, Selection(months=LAST_YEAR, crime_types=(VIOLENCE,)))

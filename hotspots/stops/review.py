@@ -361,7 +361,7 @@ def violence_hotspots(
         PERSON``), the top set and the Gi* hot set (queen contiguity, FDR).
     """
     from hotspots.core.paths import bundled
-    from hotspots.detect.points import detect_area_hotspots
+    from hotspots.detect.areas import detect_area_hotspots
     from hotspots.geo.boundaries import london_boroughs, london_lsoas
     from hotspots.ingest.area_counts import read_area_counts
 
