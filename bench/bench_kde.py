@@ -158,12 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
     from sklearn.neighbors import KernelDensity
 
     import hotspots
-    from hotspots.methods.kde import (
-        choose_bandwidth,
-        density_per_cell,
-        exact_kernel_sum,
-        kernel_density,
-    )
+    from hotspots.methods.bandwidth import choose_bandwidth
+    from hotspots.methods.kde import density_per_cell, exact_kernel_sum, kernel_density
 
     setup_s, (x, y, harm, n_source, harms) = _timed(_synthetic, args.n, args.jitter_m, SEED)
     boroughs = hotspots.london_boroughs()

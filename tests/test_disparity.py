@@ -13,8 +13,42 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from hotspots.core.errors import InputError, SchemaError
-from hotspots.stops import disparity as dp
+from hotspots.stops.classify import (
+    AGE_BANDS,
+    NOT_RECORDED,
+    NOT_STATED,
+    OUTCOMES,
+    SELF_DEFINED_GROUPS,
+    UNLOCATED_CODE,
+    UNMAPPED,
+    classify_searches,
+    ethnic_groups,
+    harmonise_outcomes,
+    outcome_mapping,
+)
+from hotspots.stops.compare import (
+    ROW_COLUMNS,
+    Context,
+    compare_outcomes,
+    compare_rates,
+    compare_shares,
+)
+from hotspots.stops.cube import (
+    CUBE_KEYS,
+    count_searches,
+    disclosure_equations,
+    suppress_cells,
+    suppress_cube,
+)
+from hotspots.stops.intervals import (
+    poisson_ci,
+    proportion_ratio_ci,
+    rate_ratio_ci,
+    smooth_rates,
+    wilson_ci,
+)
 from hotspots.stops.populations import ETHNIC_GROUPS, read_population, read_population_by
+from hotspots.stops.timeline import check_months, year_on_year
 
 # Every string published in the Met stop-and-search files 2015-04..2024-08 (shared
 # collection, 85 monthly files, scanned once), blank included.
@@ -95,25 +129,23 @@ def bundled_strings() -> dict[str, set[str]]:
 def test_every_self_defined_string_in_the_bundled_files_maps_to_a_group(bundled_strings):
     values = sorted(bundled_strings["Self-defined ethnicity"])
     assert len(values) >= 19  # 18 categories and more, plus blank
-    groups = dp.ethnic_groups(values, view="self", unknown="raise")
-    assert set(groups) <= {*ETHNIC_GROUPS, dp.NOT_STATED}
-    assert dp.UNMAPPED not in set(groups)
+    groups = ethnic_groups(values, view="self", unknown="raise")
+    assert set(groups) <= {*ETHNIC_GROUPS, NOT_STATED}
+    assert UNMAPPED not in set(groups)
 
 
 def test_every_officer_defined_and_outcome_string_in_the_bundled_files_maps(bundled_strings):
-    officer = dp.ethnic_groups(
-        sorted(bundled_strings["Officer-defined ethnicity"]), view="officer"
-    )
-    assert set(officer) == {"Asian", "Black", "White", "Other", dp.NOT_STATED}
-    outcomes = dp.harmonise_outcomes(sorted(bundled_strings["Outcome"]))
-    assert dp.UNMAPPED not in set(outcomes)
+    officer = ethnic_groups(sorted(bundled_strings["Officer-defined ethnicity"]), view="officer")
+    assert set(officer) == {"Asian", "Black", "White", "Other", NOT_STATED}
+    outcomes = harmonise_outcomes(sorted(bundled_strings["Outcome"]))
+    assert UNMAPPED not in set(outcomes)
 
 
 def test_every_string_published_2015_to_2024_is_in_the_tables():
-    self_groups = dp.ethnic_groups(SELF_DEFINED_2015_2024, view="self")
-    assert dp.UNMAPPED not in set(self_groups)
-    assert set(SELF_DEFINED_2015_2024) == set(dp.SELF_DEFINED_GROUPS)
-    assert set(OUTCOMES_2015_2024) <= set(dp.OUTCOMES)
+    self_groups = ethnic_groups(SELF_DEFINED_2015_2024, view="self")
+    assert UNMAPPED not in set(self_groups)
+    assert set(SELF_DEFINED_2015_2024) == set(SELF_DEFINED_GROUPS)
+    assert set(OUTCOMES_2015_2024) <= set(OUTCOMES)
 
 
 def test_known_strings_land_in_the_census_groups():
@@ -124,23 +156,23 @@ def test_known_strings_land_in_the_census_groups():
         "White - Gypsy or Irish Traveller": "White",
         "Mixed - White and Black Caribbean (M1)": "Mixed",
         "Black or Black British - African (B2)": "Black",
-        "Other ethnic group - Not stated": dp.NOT_STATED,
-        "Not Stated (NS)": dp.NOT_STATED,
-        "": dp.NOT_STATED,
+        "Other ethnic group - Not stated": NOT_STATED,
+        "Not Stated (NS)": NOT_STATED,
+        "": NOT_STATED,
         "  white - irish ": "White",  # whitespace and case do not matter
     }
-    got = dp.ethnic_groups(list(cases), view="self")
+    got = ethnic_groups(list(cases), view="self")
     assert list(got) == list(cases.values())
 
 
 def test_unknown_ethnicity_raises_naming_the_string_or_is_counted_as_unmapped():
     values = pd.Series(["White - Irish", "Martian - Any other", "Martian - Any other"])
     with pytest.raises(InputError, match="'Martian - Any other' \\(2 rows\\)"):
-        dp.ethnic_groups(values, view="self")
-    got = dp.ethnic_groups(values, view="self", unknown="unmapped")
-    assert list(got) == ["White", dp.UNMAPPED, dp.UNMAPPED]
+        ethnic_groups(values, view="self")
+    got = ethnic_groups(values, view="self", unknown="unmapped")
+    assert list(got) == ["White", UNMAPPED, UNMAPPED]
     with pytest.raises(InputError, match="view"):
-        dp.ethnic_groups(values, view="neighbour")
+        ethnic_groups(values, view="neighbour")
 
 
 def test_outcome_labels_that_changed_in_2018_are_harmonised_to_the_same_outcome():
@@ -154,8 +186,8 @@ def test_outcome_labels_that_changed_in_2018_are_harmonised_to_the_same_outcome(
         ("Offender given drugs possession warning", "Khat or Cannabis warning"),
     ]
     for old, new in pairs:
-        assert dp.OUTCOMES[old] == dp.OUTCOMES[new]
-    table = dp.outcome_mapping()
+        assert OUTCOMES[old] == OUTCOMES[new]
+    table = outcome_mapping()
     actions = set(table.loc[table["is_action"], "outcome"])
     assert "Arrest" in actions and "Community resolution" in actions
     assert not actions & {"A no further action disposal", "Nothing found - no further action", ""}
@@ -192,31 +224,31 @@ def test_classify_adds_columns_without_changing_the_input():
         ]
     )
     before = searches.copy()
-    classified = dp.classify_searches(searches)
+    classified = classify_searches(searches)
     pd.testing.assert_frame_equal(searches, before)
     out = classified.searches
     assert list(out["is_arrest"]) == [True, False, False]
     assert list(out["is_action"]) == [True, False, False]
     assert out["find"].iloc[0] and out["find"].isna().iloc[1]
-    assert list(out["age_band"]) == ["18-24", dp.NOT_RECORDED, "18-24"]
-    assert list(out["geography_code"]) == ["E09000022", dp.UNLOCATED_CODE, "E09000022"]
-    assert list(out["group_self"]) == ["White", "White", dp.NOT_STATED]
-    assert list(out["group_officer"]) == ["White", "White", dp.NOT_STATED]
+    assert list(out["age_band"]) == ["18-24", NOT_RECORDED, "18-24"]
+    assert list(out["geography_code"]) == ["E09000022", UNLOCATED_CODE, "E09000022"]
+    assert list(out["group_self"]) == ["White", "White", NOT_STATED]
+    assert list(out["group_officer"]) == ["White", "White", NOT_STATED]
     with pytest.raises(SchemaError, match="missing 'outcome'"):
-        dp.classify_searches(searches.drop(columns="outcome"))
+        classify_searches(searches.drop(columns="outcome"))
 
 
 # --- intervals --------------------------------------------------------------------------------
 
 
 def test_exact_poisson_interval_matches_published_values():
-    low, high = dp.poisson_ci(np.array([0, 1, 10]))
+    low, high = poisson_ci(np.array([0, 1, 10]))
     np.testing.assert_allclose(low, [0.0, 0.0253, 4.7954], atol=1e-4)
     np.testing.assert_allclose(high, [3.6889, 5.5716, 18.3904], atol=1e-4)
 
 
 def test_wilson_interval_matches_a_hand_checked_case():
-    low, high = dp.wilson_ci(np.array([1, 0, 5]), np.array([10, 20, 0]))
+    low, high = wilson_ci(np.array([1, 0, 5]), np.array([10, 20, 0]))
     np.testing.assert_allclose(low[:2], [0.0179, 0.0], atol=1e-4)
     np.testing.assert_allclose(high[:2], [0.4042, 0.1611], atol=1e-4)
     assert np.isnan(low[2]) and np.isnan(high[2])
@@ -224,7 +256,7 @@ def test_wilson_interval_matches_a_hand_checked_case():
 
 def test_exact_rate_ratio_is_the_conditional_binomial_clopper_pearson_interval():
     a, na, b, nb = 30, 1000.0, 20, 4000.0
-    ratio, low, high = dp.rate_ratio_ci(a, na, b, nb, method="exact")
+    ratio, low, high = rate_ratio_ci(a, na, b, nb, method="exact")
     assert ratio == pytest.approx(6.0)
     ci = sps.binomtest(a, a + b).proportion_ci(0.95, method="exact")
     assert low == pytest.approx(ci.low / (1 - ci.low) * nb / na)
@@ -232,23 +264,23 @@ def test_exact_rate_ratio_is_the_conditional_binomial_clopper_pearson_interval()
 
 
 def test_log_rate_ratio_is_katz_and_agrees_with_exact_for_large_counts():
-    ratio, low, high = dp.rate_ratio_ci(40, 1000.0, 10, 1000.0, method="log")
+    ratio, low, high = rate_ratio_ci(40, 1000.0, 10, 1000.0, method="log")
     se = np.sqrt(1 / 40 + 1 / 10)
     assert (ratio, low, high) == pytest.approx(
         (4.0, 4 * np.exp(-1.959964 * se), 4 * np.exp(1.959964 * se))
     )
-    big = dp.rate_ratio_ci(60_000, 1.2e6, 78_000, 4.7e6, method="log")
-    exact = dp.rate_ratio_ci(60_000, 1.2e6, 78_000, 4.7e6, method="exact")
+    big = rate_ratio_ci(60_000, 1.2e6, 78_000, 4.7e6, method="log")
+    exact = rate_ratio_ci(60_000, 1.2e6, 78_000, 4.7e6, method="exact")
     np.testing.assert_allclose(np.array(big), np.array(exact), rtol=2e-3)
-    assert np.isnan(dp.rate_ratio_ci(0, 10.0, 5, 10.0, method="log")[1])
-    zero = dp.rate_ratio_ci(0, 10.0, 5, 10.0, method="exact")
+    assert np.isnan(rate_ratio_ci(0, 10.0, 5, 10.0, method="log")[1])
+    zero = rate_ratio_ci(0, 10.0, 5, 10.0, method="exact")
     assert zero[0] == 0 and zero[1] == 0 and zero[2] > 0
     with pytest.raises(InputError, match="ratio method"):
-        dp.rate_ratio_ci(1, 1, 1, 1, method="bayes")
+        rate_ratio_ci(1, 1, 1, 1, method="bayes")
 
 
 def test_ratio_of_proportions_uses_the_log_method():
-    ratio, low, high = dp.proportion_ratio_ci(20, 100, 10, 100)
+    ratio, low, high = proportion_ratio_ci(20, 100, 10, 100)
     se = np.sqrt(1 / 20 - 1 / 100 + 1 / 10 - 1 / 100)
     assert ratio == pytest.approx(2.0)
     assert low == pytest.approx(2 * np.exp(-1.959964 * se), rel=1e-5)
@@ -256,16 +288,16 @@ def test_ratio_of_proportions_uses_the_log_method():
 
 
 def test_empirical_bayes_pulls_small_areas_most_and_keeps_equal_rates():
-    same = dp.smooth_rates(np.array([1.0, 10.0, 100.0]), np.array([100.0, 1000.0, 10000.0]))
+    same = smooth_rates(np.array([1.0, 10.0, 100.0]), np.array([100.0, 1000.0, 10000.0]))
     np.testing.assert_allclose(same, 0.01)
     counts = np.array([5.0, 50.0, 10.0, 100.0])
     people = np.array([100.0, 1000.0, 1000.0, 10000.0])
-    smoothed = dp.smooth_rates(counts, people)
+    smoothed = smooth_rates(counts, people)
     raw = counts / people
     overall = counts.sum() / people.sum()
     assert abs(smoothed[0] - overall) < abs(raw[0] - overall)  # small area pulled in
     assert abs(smoothed[0] - raw[0]) > abs(smoothed[1] - raw[1])  # more than the large one
-    assert np.isnan(dp.smooth_rates(np.array([1.0, 2.0]), np.array([0.0, 10.0]))[0])
+    assert np.isnan(smooth_rates(np.array([1.0, 2.0]), np.array([0.0, 10.0]))[0])
 
 
 # --- suppression --------------------------------------------------------------------------------
@@ -274,14 +306,14 @@ def test_empirical_bayes_pulls_small_areas_most_and_keeps_equal_rates():
 def test_small_counts_are_suppressed_and_so_is_a_second_cell_of_their_total():
     # total 30 = 3 + 12 + 15: 3 is suppressed, so 12 (smallest other non-zero) goes too
     values = np.array([30, 3, 12, 15])
-    hidden = dp.suppress_cells(values, [np.array([0, 1, 2, 3])], min_count=5)
+    hidden = suppress_cells(values, [np.array([0, 1, 2, 3])], min_count=5)
     assert list(hidden) == [False, True, True, False]
 
 
 def test_zero_is_published_and_the_total_is_withheld_when_the_other_parts_are_zero():
-    hidden = dp.suppress_cells(np.array([2, 2, 0]), [np.array([0, 1, 2])], min_count=5)
+    hidden = suppress_cells(np.array([2, 2, 0]), [np.array([0, 1, 2])], min_count=5)
     assert list(hidden) == [True, True, False]
-    hidden = dp.suppress_cells(np.array([9, 0, 9]), [np.array([0, 1, 2])], min_count=5)
+    hidden = suppress_cells(np.array([9, 0, 9]), [np.array([0, 1, 2])], min_count=5)
     assert not hidden.any()
 
 
@@ -299,7 +331,7 @@ def test_secondary_suppression_spreads_across_rows_and_columns():
         np.array([8, 4, 5]),
         np.array([8, 6, 7]),
     ]
-    hidden = dp.suppress_cells(values, equations, min_count=5)
+    hidden = suppress_cells(values, equations, min_count=5)
     assert hidden[:4].tolist() == [True, True, True, True]
     for members in equations:
         assert hidden[members].sum() != 1
@@ -322,7 +354,7 @@ def test_no_relation_is_left_with_a_single_suppressed_cell(table, min_count):
     equations = [np.array([row_total[i], *index[i]]) for i in range(rows)]
     equations += [np.array([col_total[j], *index[:, j]]) for j in range(cols)]
     equations += [np.array([grand, *row_total]), np.array([grand, *col_total])]
-    hidden = dp.suppress_cells(values, equations, min_count=min_count)
+    hidden = suppress_cells(values, equations, min_count=min_count)
     assert all(hidden[e].sum() != 1 for e in equations)
     assert hidden[(values > 0) & (values < min_count)].all()
 
@@ -342,17 +374,17 @@ def _hand_cube(min_count: int = 2):
         + [{"self_defined_ethnicity": "White - Irish"}] * 5
         + [{"self_defined_ethnicity": "White - Irish", "borough_code": None}] * 2
     )
-    classified = dp.classify_searches(_searches(rows))
+    classified = classify_searches(_searches(rows))
     inside = pd.Series([True] * 4 + [False] * 13, index=classified.searches.index)
-    cube = dp.count_searches(
+    cube = count_searches(
         classified, geographies=["E09000022", "E09000028"], area_filters={"hot": inside}
     )
-    return classified, dp.suppress_cube(cube, min_count=min_count)
+    return classified, suppress_cube(cube, min_count=min_count)
 
 
 def test_cube_counts_are_conserved_across_areas_groups_and_filters():
     _, cube = _hand_cube()
-    keyed = cube.set_index(list(dp.CUBE_KEYS))["count"]
+    keyed = cube.set_index(list(CUBE_KEYS))["count"]
 
     def count(geo, group, area_filter="all", view="self"):
         return keyed[("searches", view, geo, group, "all", "", area_filter)]
@@ -369,7 +401,7 @@ def test_cube_counts_are_conserved_across_areas_groups_and_filters():
         == 17
     )
     assert count("all", "all", "inside hot") == 4
-    for equation in dp.disclosure_equations(cube):
+    for equation in disclosure_equations(cube):
         values = cube["count"].to_numpy()[equation]
         assert values[0] == values[1:].sum()
 
@@ -395,10 +427,10 @@ class _Pop:
 
 def test_rates_and_ratios_come_out_as_calculated_by_hand():
     _, cube = _hand_cube()
-    context = dp.Context(
+    context = Context(
         period="2024-01..2024-01", months_with_data=1, names={"E09000022": "Lambeth"}
     )
-    rates = dp.compare_rates(cube, _Pop().population, context=context)
+    rates = compare_rates(cube, _Pop().population, context=context)
     lambeth = rates[
         (rates["geography"] == "Lambeth")
         & (rates["view"] == "self")
@@ -408,12 +440,12 @@ def test_rates_and_ratios_come_out_as_calculated_by_hand():
     white = lambeth.set_index("group").loc["White"]
     assert black["rate"] == pytest.approx(10.0)  # 10 searches / 1,000 residents x 1,000
     assert white["rate"] == pytest.approx(2.5)  # 5 / 2,000 x 1,000
-    low, high = dp.poisson_ci(10)
+    low, high = poisson_ci(10)
     assert (black["ci_low"], black["ci_high"]) == pytest.approx((low, high))
     assert black["ratio"] == pytest.approx(4.0)
-    expected = dp.rate_ratio_ci(10, 1000.0, 5, 2000.0, method="exact")
+    expected = rate_ratio_ci(10, 1000.0, 5, 2000.0, method="exact")
     assert (black["ratio_ci_low"], black["ratio_ci_high"]) == pytest.approx(expected[1:])
-    assert list(rates.columns) == list(dp.ROW_COLUMNS)
+    assert list(rates.columns) == list(ROW_COLUMNS)
     london = rates[
         (rates["geography_code"] == "all")
         & (rates["view"] == "self")
@@ -428,8 +460,8 @@ def test_rates_and_ratios_come_out_as_calculated_by_hand():
 
 def test_suppressed_rows_withhold_numbers_and_ratios():
     _, cube = _hand_cube(min_count=3)
-    context = dp.Context(period="p", months_with_data=1, names={}, min_count=3)
-    shares = dp.compare_shares(cube, context=context)
+    context = Context(period="p", months_with_data=1, names={}, min_count=3)
+    shares = compare_shares(cube, context=context)
     none_white = shares[
         (shares["geography_code"] == "none")
         & (shares["group"] == "White")
@@ -454,10 +486,10 @@ def test_outcomes_use_searches_of_the_group_and_the_recorded_find_flag():
         + [{"outcome_linked_to_object": False}] * 14
         + [{}] * 20
     )
-    classified = dp.classify_searches(_searches(rows))
-    cube = dp.suppress_cube(dp.count_searches(classified, geographies=["E09000022"]))
-    context = dp.Context(period="p", months_with_data=1, names={})
-    out = dp.compare_outcomes(cube, context=context)
+    classified = classify_searches(_searches(rows))
+    cube = suppress_cube(count_searches(classified, geographies=["E09000022"]))
+    context = Context(period="p", months_with_data=1, names={})
+    out = compare_outcomes(cube, context=context)
     london = out[
         (out["geography_code"] == "all") & (out["group"] == "White") & (out["view"] == "self")
     ]
@@ -465,7 +497,7 @@ def test_outcomes_use_searches_of_the_group_and_the_recorded_find_flag():
     assert by.loc["arrest_rate", "rate"] == pytest.approx(6 / 40)
     assert by.loc["find_rate", "rate"] == pytest.approx(6 / 20)
     assert by.loc["find_rate", "denominator"] == 20
-    low, high = dp.wilson_ci(6, 40)
+    low, high = wilson_ci(6, 40)
     assert (by.loc["arrest_rate", "ci_low"], by.loc["arrest_rate", "ci_high"]) == pytest.approx(
         (low, high)
     )
@@ -484,11 +516,11 @@ def test_missing_and_short_months_are_found():
         + ["2021-09"] * 95
         + ["2021-11"] * 100
     )
-    check = dp.check_months(pd.Series(months))
+    check = check_months(pd.Series(months))
     assert check.missing_ranges() == ["2019-03..2021-05", "2021-10"]
     assert check.short == ("2021-07",)
     assert check.present == 7
-    check = dp.check_months(pd.Series(months), period=("2018-12", "2019-02"))
+    check = check_months(pd.Series(months), period=("2018-12", "2019-02"))
     assert check.missing == ("2018-12",)
 
 
@@ -502,8 +534,8 @@ def test_year_on_year_compares_only_months_present_in_both_windows():
             "searches": [100.0] * 12 + [50.0] * 11 + [np.nan],
         }
     )
-    context = dp.Context(period="2023-01..2024-12", months_with_data=23, names={})
-    out = dp.year_on_year(monthly, context=context)
+    context = Context(period="2023-01..2024-12", months_with_data=23, names={})
+    out = year_on_year(monthly, context=context)
     row = out.iloc[0]
     assert row["numerator"] == 550 and row["denominator"] == 1100
     assert row["ratio"] == pytest.approx(0.5)
@@ -522,7 +554,7 @@ def test_bundled_populations_have_the_documented_totals():
     assert la11["total"].sum() == 8_173_941 and la11["White"].sum() == 4_887_435
     age = read_population_by("age").table
     london = age[age["area_code"] == "E12000007"]
-    assert set(london["band"]) == set(dp.AGE_BANDS)
+    assert set(london["band"]) == set(AGE_BANDS)
     sex = read_population_by("sex").table
     assert sex.loc[sex["area_code"] == "E12000007", "population"].sum() == 8_799_720
 

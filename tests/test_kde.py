@@ -19,13 +19,11 @@ from hotspots.geo.boundaries import london_boroughs
 from hotspots.geo.geocode import areas_from_frame
 from hotspots.geo.grid import make_grid
 from hotspots.ingest.read import read_incidents
+from hotspots.methods.bandwidth import KERNELS, Bandwidth, choose_bandwidth
 from hotspots.methods.counts import count_in_cells
 from hotspots.methods.kde import (
     DENSITY,
-    KERNELS,
-    Bandwidth,
     DensityGrid,
-    choose_bandwidth,
     density_for_detect,
     density_per_cell,
     exact_kernel_sum,

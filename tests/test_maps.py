@@ -8,7 +8,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from hotspots.maps.draw import class_breaks, draw_harm_map, suppress
+from hotspots.core.disclosure import suppress
+from hotspots.maps.draw import class_breaks, draw_harm_map
 
 
 def frames():

@@ -12,8 +12,11 @@ import pytest
 from conftest import BRIXTON, DATA, TRAFALGAR, search_row, write_search
 
 from hotspots.core import schema
-from hotspots.stops import disparity as dp
-from hotspots.stops.review import load_searches, review_stops, run_stops
+from hotspots.runs.stops import run_stops
+from hotspots.stops.compare import ROW_COLUMNS
+from hotspots.stops.cube import disclosure_equations
+from hotspots.stops.review import review_stops
+from hotspots.stops.searches import load_searches
 
 PERIOD = ("2023-09", "2024-08")
 HOSTILE = "<script>alert('x')</script>"
@@ -87,7 +90,7 @@ def test_no_published_total_reveals_a_suppressed_count(bundled_run):
     hidden = cube["suppressed"].to_numpy()
     counts = cube["count"].to_numpy()
     assert hidden[(counts > 0) & (counts < 5)].all()
-    for equation in dp.disclosure_equations(cube):
+    for equation in disclosure_equations(cube):
         assert hidden[equation].sum() != 1
     published = review.disparity[~review.disparity["suppressed"]]
     small = published["numerator"].between(1, 4)
@@ -134,7 +137,7 @@ def test_files_are_written_with_the_contract_columns(bundled_run):
     ):
         assert files[name].is_file(), name
     table = pd.read_csv(files["disparity"])
-    assert list(table.columns) == list(dp.ROW_COLUMNS)
+    assert list(table.columns) == list(ROW_COLUMNS)
     assert table.loc[table["suppressed"], "numerator"].isna().all()
     manifest = json.loads(files["manifest"].read_text())
     assert manifest["command"] == "stops"

@@ -17,15 +17,11 @@ from conftest import DATA
 from hotspots.core.errors import HotspotsError
 from hotspots.geo.boundaries import london_boroughs, london_wards
 from hotspots.ingest.read import Selection, london_settings
+from hotspots.runs.task import run_task
 from hotspots.task.exposure import apportion, census_ethnicity_lsoa, exposure_audit
-from hotspots.task.plan import (
-    TASKING_COLUMNS,
-    TaskOptions,
-    read_bases,
-    run_task,
-    team_areas,
-    walk_from_bases,
-)
+from hotspots.task.places import read_bases, walk_from_bases
+from hotspots.task.plan import TASKING_COLUMNS, TaskOptions
+from hotspots.task.teams import team_areas
 
 BURGLARY = DATA / "police_uk" / "met_burglary"
 STATIONS = DATA / "reference" / "police-stations.csv"

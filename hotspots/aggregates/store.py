@@ -1,4 +1,4 @@
-"""hotspots.aggregates.store: moved from hotspots.detect.points."""
+"""Aggregates from an ingest store, streamed one month partition at a time (embedded or Dask)."""
 
 from __future__ import annotations
 

@@ -131,7 +131,8 @@ def evaluate(
     manifest.json.
     """
     from hotspots.detect.points import DetectOptions
-    from hotspots.evaluate.backtest import METHOD_LABELS, run_evaluate
+    from hotspots.evaluate.backtest import METHOD_LABELS
+    from hotspots.runs.evaluate import run_evaluate
 
     if options.get("months"):
         raise InputError("evaluate takes its months from --train and --test; leave out --months.")

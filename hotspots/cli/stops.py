@@ -97,7 +97,7 @@ def stops(
     """
     from hotspots.ingest.read import parse_months
     from hotspots.io.sources import find_sources
-    from hotspots.stops.review import run_stops
+    from hotspots.runs.stops import run_stops
 
     period = parse_months(months)
     if min_count < 1:

@@ -132,8 +132,9 @@ def task(
     Writes tasking.csv, tasking.html (one A4 sheet per team), tasking_map.html,
     exposure.csv, candidates.csv, teams.csv, rejects.csv and manifest.json.
     """
+    from hotspots.runs.task import run_task
     from hotspots.task.patrol import Dosage
-    from hotspots.task.plan import TaskOptions, run_task
+    from hotspots.task.plan import TaskOptions
 
     settings = settings_from_options(**options)
     dosage = Dosage(

@@ -1,4 +1,4 @@
-"""hotspots.detect.areas: moved from hotspots.detect.points."""
+"""Detection on a polygon lattice (LSOAs, wards) from area counts: queen Gi*, emerging trends."""
 
 from __future__ import annotations
 

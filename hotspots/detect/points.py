@@ -46,15 +46,15 @@ from hotspots.detect.results import (
 from hotspots.geo.geocode import Areas
 from hotspots.geo.grid import cell_ints, make_grid
 from hotspots.io.formats import tidy_location
+from hotspots.methods import bandwidth, emerging, kde
 from hotspots.methods import clusters as cl
-from hotspots.methods import emerging, kde
 from hotspots.methods import gi as stats
 from hotspots.methods.clusters import CLUSTER, NOISE
 from hotspots.methods.concentration import measure_concentration
 from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT
 
 if TYPE_CHECKING:
-    from hotspots.methods.kde import Bandwidth
+    from hotspots.methods.bandwidth import Bandwidth
 
 
 # ---------------------------------------------------------------------------
@@ -119,21 +119,21 @@ def _bandwidth(
     spread = collapsed.standard_distance_m
     adjusted = "" if adjust == 1 else f", x adjust {adjust:g}"
     if rule == "fixed":
-        base = kde.DEFAULT_BANDWIDTH_M if bandwidth_m is None else float(bandwidth_m)
+        base = bandwidth.DEFAULT_BANDWIDTH_M if bandwidth_m is None else float(bandwidth_m)
         source = "the default, patrol scale" if bandwidth_m is None else "given"
         detail = (
             f"Fixed search radius {base:,.0f} m ({source}){adjusted}; for comparison Scott's "
-            f"rule on these points would give {kde._scott_m(spread, n_effective):,.0f} m"
+            f"rule on these points would give {bandwidth._scott_m(spread, n_effective):,.0f} m"
         )
     elif rule == "scott":
-        base = kde._scott_m(spread, n_effective)
+        base = bandwidth._scott_m(spread, n_effective)
         detail = (
             f"Scott's rule on the weighted standard distance: (SD {spread:,.0f} m"
             f" / sqrt 2) x n_eff {n_effective:,.0f}^(-1/6) = {base:,.0f} m{adjusted}"
         )
     else:
-        _, median_distance, _ = kde._spread(px, py, pw, with_median=True)
-        base = kde._silverman_m(spread, median_distance, n_effective)
+        _, median_distance, _ = bandwidth._spread(px, py, pw, with_median=True)
+        base = bandwidth._silverman_m(spread, median_distance, n_effective)
         detail = (
             "Silverman's rule, ArcGIS spatial variant: 0.9 x min(SD "
             f"{spread:,.0f} m, sqrt(1/ln 2) x median distance "

@@ -1,4 +1,4 @@
-"""hotspots.detect.results: moved from hotspots.detect.points."""
+"""What detection returns: options, the Detection bundle, the contract cells table and borough views."""
 
 from __future__ import annotations
 

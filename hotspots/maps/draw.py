@@ -24,6 +24,7 @@ import shapely
 from branca.element import MacroElement, Template
 
 from hotspots.core import schema
+from hotspots.core.disclosure import suppress
 
 # ColorBrewer YlOrRd (6) for harm per cell, PuBu (6) for area counts: colour-blind safe
 HARM_COLOURS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -160,14 +161,6 @@ def class_of(values: pd.Series, breaks: np.ndarray, n_colours: int) -> list[int 
 
 def _harm_text(count: float, harm: float, min_count: int) -> str:
     return "suppressed" if 0 < count < min_count else f"{harm:,.0f}"
-
-
-def suppress(count: float | int, min_count: int) -> str:
-    """Format a count for publication: the number, or ``"fewer than N"`` below the threshold."""
-    count = int(count)
-    if 0 < count < min_count:
-        return f"fewer than {min_count}"
-    return f"{count:,}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hotspots.maps.draw import GI_COLOURS, GI_LABELS, TREND_COLOURS, suppress  # noqa: E402
+from hotspots.core.disclosure import suppress
+from hotspots.maps.draw import GI_COLOURS, GI_LABELS, TREND_COLOURS
 
 if TYPE_CHECKING:
     from hotspots.detect.points import Detection

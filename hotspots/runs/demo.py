@@ -188,7 +188,8 @@ def step_detect_burglary(store: Path, out: Path, resolution: int) -> StepSummary
     lines = _detect_lines("burglary", result)
 
     # patrol plans for every ward of the demo borough, from the detection just written
-    from hotspots.task.plan import TaskOptions, run_task
+    from hotspots.runs.task import run_task
+    from hotspots.task.plan import TaskOptions
 
     plan = run_task(
         [out / "detect_burglary"],
@@ -229,7 +230,8 @@ def step_detect_violence(store: Path, out: Path, resolution: int) -> StepSummary
 def step_evaluate(store: Path, out: Path, resolution: int) -> StepSummary:
     """Backtest every method on burglary over six rolling origins."""
     from hotspots.detect.points import DetectOptions
-    from hotspots.evaluate.backtest import run_evaluate, verdict_sentence
+    from hotspots.evaluate.verdicts import verdict_sentence
+    from hotspots.runs.evaluate import run_evaluate
 
     start = time.perf_counter()
     settings = _settings(resolution, Selection(crime_types=("Burglary",)))
@@ -251,7 +253,7 @@ def step_evaluate(store: Path, out: Path, resolution: int) -> StepSummary:
 
 def step_stops(store: Path, out: Path, resolution: int) -> StepSummary:
     """Review stop and search over the last 12 months against Census 2021."""
-    from hotspots.stops.review import run_stops
+    from hotspots.runs.stops import run_stops
 
     start = time.perf_counter()
     result = run_stops([store], out / "stops", months=LAST_YEAR, overwrite=True)

@@ -1,4 +1,4 @@
-"""hotspots.runs.detect: moved from hotspots.detect.points."""
+"""``hotspots detect``: read raw files or a store, detect, write cells, GeoJSON, map, report, manifest."""
 
 from __future__ import annotations
 
