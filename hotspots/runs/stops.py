@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from hotspots.core.errors import InputError
+from hotspots.maps.draw import render_map
 from hotspots.maps.stops import draw_review_map
 from hotspots.reports.stops import render_review
 from hotspots.stops.classify import CONFIDENCE, DEFAULT_MIN_COUNT
@@ -118,7 +119,7 @@ def run_stops(
     fmap = draw_review_map(review, tiles=tiles)
     files["map"] = out / "review_map.html"
     with atomic_path(files["map"]) as handle:
-        handle.write(fmap.get_root().render())
+        handle.write(render_map(fmap))
 
     rejects_by_reason = (
         loaded.rejects["reason"].value_counts().sort_index().to_dict()
