@@ -149,7 +149,7 @@ def _cases(incidents: pd.DataFrame) -> dict[str, pd.Series]:
     import hotspots
 
     grid = hotspots.make_grid(hotspots.london_boroughs(), resolution=9)
-    london = hotspots.count_in_cells(incidents, grid)["harm_sum"]
+    london = hotspots.count_in_cells(incidents, grid)["harm"]
     harm10 = _harm_per_cell(incidents, 10)
     centre = h3.latlng_to_cell(*TRAFALGAR, 10)
     cases = {"london_res9": london.rename("harm")}

@@ -119,8 +119,8 @@ def test_demo_writes_every_file(demo_output):
     )
     assert (out / "map.html").stat().st_size < 5 * 2**20
     cells = pd.read_csv(out / "harm_per_cell.csv")
-    assert (cells["incident_count"] == 0).any()  # zeros are present
-    assert cells["harm_sum"].sum() > 0
+    assert (cells["incidents"] == 0).any()  # zeros are present
+    assert cells["harm"].sum() > 0
     manifest = json.loads((out / "store" / "manifest.json").read_text())
     assert manifest["rows"]["invariant_holds"]
     html = (out / "map.html").read_text()

@@ -37,10 +37,10 @@ def test_counts_and_harm_per_cell_keep_zeros_and_conserve_totals(small_area):
     cell = h3.latlng_to_cell(51.5080, -0.1281, 9)
     incidents = pd.DataFrame({schema.CELL_ID: [cell, cell, None], schema.HARM: [1.0, 2.5, 9.0]})
     cells = count_in_cells(incidents, grid)
-    assert cells.loc[cell, "incident_count"] == 2 and cells.loc[cell, "harm_sum"] == 3.5
-    assert (cells.drop(index=cell)["incident_count"] == 0).all()
-    assert cells["incident_count"].sum() == 2
-    assert not cells["harm_sum"].isna().any()
+    assert cells.loc[cell, "incidents"] == 2 and cells.loc[cell, "harm"] == 3.5
+    assert (cells.drop(index=cell)["incidents"] == 0).all()
+    assert cells["incidents"].sum() == 2
+    assert not cells["harm"].isna().any()
     assert list(grid.columns) == list(cells.columns[: len(grid.columns)])
 
 

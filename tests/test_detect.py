@@ -118,6 +118,19 @@ def test_report_states_concentration_hot_cells_and_trends(detected):
     assert "<script" not in html
 
 
+def test_cells_parquet_is_a_cells_table_for_the_api(detected):
+    """One schema: the file's columns are count_in_cells' columns, and Gi* runs on the file."""
+    from hotspots import find_hotspots
+    from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT
+
+    out, result = detected
+    cells = gpd.read_parquet(out / "cells.parquet")
+    assert {"cell", INCIDENT_COUNT, HARM_SUM} <= set(cells.columns)
+    again = find_hotspots(cells)
+    np.testing.assert_allclose(again["gi_z"], cells["gi_z"], rtol=1e-9, atol=1e-12)
+    assert (again["gi_class"] == cells["gi_class"]).all()
+
+
 def test_place_per_cell_and_monthly_totals_from_a_frame():
     """Five hand-made incidents in two cells: the commonest name wins, months are filled."""
     import geopandas as gpd

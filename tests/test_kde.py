@@ -445,7 +445,7 @@ def test_met_burglary_density_follows_harm_per_cell(burglary_cells):
     assert surface.n_points == len(incidents) > 5_000
     per_cell = density_per_cell(surface, cells)
     assert per_cell.notna().all()  # edge slivers take the nearest value inside London
-    rho = spearmanr(per_cell, cells["harm_sum"]).statistic
+    rho = spearmanr(per_cell, cells["harm"]).statistic
     assert rho > 0.7
     # harm is conserved up to what spills over the edge of London
     assert surface.total_harm == pytest.approx(incidents[schema.HARM].sum(), rel=0.02)

@@ -16,8 +16,8 @@ def frames():
     cells = gpd.GeoDataFrame(
         {
             "borough": ["<script>alert(1)</script>", "Westminster"],
-            "incident_count": [3, 40],
-            "harm_sum": [700.0, 9000.0],
+            "incidents": [3, 40],
+            "harm": [700.0, 9000.0],
         },
         geometry=[
             shapely.box(529_500, 180_000, 529_700, 180_200),

@@ -150,8 +150,8 @@ def hostile_harm_map(tmp_path_factory) -> Path:
     inputs = write_hostile_inputs(base / "in")
     layers = custom_layers(inputs["areas"], code_column="code", name_column="name")
     cells = make_grid(layers.study, resolution=9)
-    cells["incident_count"] = [i % 7 for i in range(len(cells))]
-    cells["harm_sum"] = cells["incident_count"] * 12.5
+    cells["incidents"] = [i % 7 for i in range(len(cells))]
+    cells["harm"] = cells["incidents"] * 12.5
     areas = layers.study.polygons.rename(columns={"name": "area_name"})
     areas["count"], areas["harm"] = [3, 40], [30.0, 400.0]
     fmap = draw_harm_map(

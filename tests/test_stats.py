@@ -260,7 +260,7 @@ def burglary_cells():
 def test_analytic_z_equals_esda_g_local_star_on_real_cells(burglary_cells):
     esda = pytest.importorskip("esda")
     libpysal = pytest.importorskip("libpysal")
-    values = burglary_cells["harm_sum"]
+    values = burglary_cells["harm"]
     assert (values == 0).mean() > 0.3  # zeros present: the whole study area
     weights = stats.h3_neighbours(burglary_cells.index)
     result = stats.gi_star(values, weights)
@@ -275,11 +275,11 @@ def test_analytic_z_equals_esda_g_local_star_on_real_cells(burglary_cells):
 
 def test_find_hotspots_adds_columns_to_a_copy(burglary_cells):
     before = burglary_cells.copy()
-    found = stats.find_hotspots(burglary_cells, value="harm_sum")
+    found = stats.find_hotspots(burglary_cells, value="harm")
     pd.testing.assert_frame_equal(burglary_cells, before)
     assert list(found.columns) == list(burglary_cells.columns) + list(stats.GI_COLUMNS)
     assert found.index.equals(burglary_cells.index)
-    gi, choice, parameters, label = stats.gi_for_detect(burglary_cells, value="harm_sum")
+    gi, choice, parameters, label = stats.gi_for_detect(burglary_cells, value="harm")
     np.testing.assert_array_equal(gi["gi_z"], found["gi_z"])
     assert "k=1" in choice and "7 cells per neighbourhood" in choice
     assert parameters["p_value"] == "two-sided" and parameters["fdr"] == "benjamini_hochberg"
@@ -290,7 +290,7 @@ def test_find_hotspots_adds_columns_to_a_copy(burglary_cells):
 
 
 def test_permutation_p_is_reproducible_and_in_range(burglary_cells):
-    values = burglary_cells["harm_sum"]
+    values = burglary_cells["harm"]
     weights = stats.h3_neighbours(burglary_cells.index)
     first = stats.gi_star(values, weights, permutations=99, seed=7)
     again = stats.gi_star(values, weights, permutations=99, seed=7)

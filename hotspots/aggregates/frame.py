@@ -23,7 +23,7 @@ def _text(values: pd.Series) -> pa.Array:
 
 
 def _table(rows: pd.DataFrame) -> pa.Table:
-    """The store columns that aggregation reads, built from frame rows."""
+    """Build the store columns that aggregation reads from frame rows."""
     n = len(rows)
     columns = {
         schema.GEOMETRY: pa.StructArray.from_arrays(

@@ -2,7 +2,8 @@
 
 Distinct map points with their harm, cells x months, boroughs x months and a harm
 histogram; memory grows with distinct points and cells, not rows. Merging is associative,
-so months can be reduced anywhere (this process, a Dask worker) and merged in any order."""
+so months can be reduced anywhere (this process, a Dask worker) and merged in any order.
+"""
 
 from __future__ import annotations
 

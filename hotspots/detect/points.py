@@ -49,7 +49,6 @@ from hotspots.io.formats import tidy_location
 from hotspots.methods import bandwidth, emerging, kde
 from hotspots.methods import clusters as cl
 from hotspots.methods import gi as stats
-from hotspots.methods.clusters import CLUSTER, NOISE
 from hotspots.methods.concentration import measure_concentration
 from hotspots.methods.counts import HARM_SUM, INCIDENT_COUNT
 
@@ -109,7 +108,6 @@ def _bandwidth(
     distance, but not the effective number of points ``(sum w)^2 / sum w^2``, which the
     rules use; it is passed in from the rows' sums.
     """
-
     collapsed = kde.choose_bandwidth(
         px, py, weights=pw, rule=rule, bandwidth_m=bandwidth_m, adjust=adjust
     )
@@ -161,7 +159,6 @@ def _density(
     n_effective: float,
 ) -> tuple[pd.Series, str, dict[str, object]]:
     """Kernel density per cell from distinct points, described as on the rows."""
-
     px = points["x"].to_numpy()
     py = points["y"].to_numpy()
     pw = points["harm"].to_numpy(dtype=np.float64)
@@ -251,7 +248,6 @@ def _clusters(
     crs: object,
 ) -> _PointClusters:
     """:func:`hotspots.methods.clusters.find_clusters` on collapsed points (same labels and polygons)."""
-
     method = options.cluster_method
     eps_m = options.eps_m if options.eps_m is not None else DEFAULT_EPS_M
     min_harm = options.min_harm
@@ -409,26 +405,6 @@ def _clusters(
     return _PointClusters(labels=labels, polygons=polygons, parameters=parameters)
 
 
-def _cluster_per_cell(
-    cell_ids: np.ndarray, labels: np.ndarray, harm: np.ndarray, count: np.ndarray
-) -> pd.Series:
-    """:func:`hotspots.methods.clusters.clusters_per_cell` from distinct points."""
-
-    table = pd.DataFrame({schema.CELL_ID: cell_ids, CLUSTER: labels, "sum": harm, "size": count})
-    per = table.groupby([schema.CELL_ID, CLUSTER], sort=False)[["sum", "size"]].sum().reset_index()
-    clustered = per[per[CLUSTER] != NOISE].sort_values(
-        [schema.CELL_ID, "sum", "size", CLUSTER], ascending=[True, False, False, True]
-    )
-    best = clustered.drop_duplicates(schema.CELL_ID).set_index(schema.CELL_ID)
-    noise = per[per[CLUSTER] == NOISE].set_index(schema.CELL_ID)
-    cells = pd.Index(sorted(per[schema.CELL_ID].unique()), name=schema.CELL_ID)
-    best = best.reindex(cells)
-    noise_sum = noise["sum"].reindex(cells, fill_value=0.0)
-    noise_wins = noise_sum > best["sum"].fillna(-1.0)
-    out = best[CLUSTER].where(~noise_wins & best[CLUSTER].notna(), NOISE)
-    return out.astype(np.int64).rename(CLUSTER)
-
-
 def detect_from_aggregates(
     aggregates: Aggregates,
     study: Areas,
@@ -457,7 +433,6 @@ def detect_from_aggregates(
         The same cells table, clusters, concentration, monthly totals and choices as on the
         rows.
     """
-
     options = options or DetectOptions()
     aggregates = aggregates.canonical()
     grid = make_grid(study, resolution=options.resolution)
@@ -524,7 +499,7 @@ def detect_from_aggregates(
         crs=counted.crs,
     )
     point_cells = grid.index.to_numpy()[position.get_indexer(points["cell"].to_numpy())]
-    cluster_of_cell = _cluster_per_cell(
+    cluster_of_cell = cl.cluster_of_cells(
         point_cells,
         found.labels,
         points["harm"].to_numpy(dtype=np.float64),
@@ -626,7 +601,7 @@ def _periods(ordinals: np.ndarray) -> pd.PeriodIndex:
 
 
 def _monthly_by_borough(boroughs: pd.DataFrame, months: pd.PeriodIndex) -> pd.DataFrame:
-    """:func:`hotspots.detect.points.monthly_by_borough` from borough x month sums."""
+    """Incidents and harm per borough and month (every month, zeros kept) from the sums."""
     table = boroughs[boroughs["borough_code"].fillna("").ne("")]
     index = pd.MultiIndex.from_arrays(
         [

@@ -1,5 +1,9 @@
-"""Scores of a flagged set of cells: hit rate, PAI, RRI (Levine; forecast/observed), PEI, PEI*;
-ranking with seeded tie-breaks and flagging cells to an exact share of the area."""
+"""Scores of a flagged set of cells, ranking with seeded tie-breaks, flagging to an area share.
+
+Hit rate, PAI, RRI (Levine; forecast/observed), PEI and PEI*; cells are flagged in rank
+order to an exact share of the study area.
+
+"""
 
 from __future__ import annotations
 

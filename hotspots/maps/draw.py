@@ -751,7 +751,7 @@ def draw_harm_map(
     Parameters
     ----------
     cells
-        From :func:`hotspots.methods.counts.count_in_cells`: ``incident_count``, ``harm_sum``,
+        From :func:`hotspots.methods.counts.count_in_cells`: ``incidents``, ``harm``,
         ``borough``; cells with no harm are not drawn.
     boroughs
         Boundary polygons with ``name`` (drawn as outlines).
@@ -808,7 +808,7 @@ def draw_harm_map(
             )
         )
 
-    drawn = cells[cells["harm_sum"] > 0]
+    drawn = cells[cells["harm"] > 0]
     cell_shapes = SharedShapes(
         drawn,
         labels=["H3 cell", "Borough", "Incidents", "Harm (CCHI days)"],
@@ -817,16 +817,16 @@ def draw_harm_map(
             for cell, borough, c, h in zip(
                 drawn.index,
                 drawn["borough"],
-                drawn["incident_count"],
-                drawn["harm_sum"],
+                drawn["incidents"],
+                drawn["harm"],
                 strict=True,
             )
         ],
     )
     cell_shapes.add_to(fmap)
     classes, colours, rows = disclosed_classes(
-        drawn["harm_sum"],
-        drawn["incident_count"],
+        drawn["harm"],
+        drawn["incidents"],
         min_count=min_count,
         colours=HARM_COLOURS,
         unit="days",

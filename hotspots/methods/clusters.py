@@ -317,18 +317,32 @@ def clusters_per_cell(clusters: Clusters, incidents: pd.DataFrame) -> pd.Series:
             f"{int(incidents[schema.CELL_ID].isna().sum())} incident(s) have no cell_id; "
             "assign cells to every incident (read_incidents does) before clusters_per_cell."
         )
-    table = pd.DataFrame(
-        {
-            schema.CELL_ID: incidents[schema.CELL_ID].to_numpy(),
-            CLUSTER: labels.to_numpy(),
-            schema.HARM: incidents[schema.HARM].to_numpy(dtype=np.float64),
-        }
+    return cluster_of_cells(
+        incidents[schema.CELL_ID].to_numpy(),
+        labels.to_numpy(),
+        incidents[schema.HARM].to_numpy(dtype=np.float64),
+        np.ones(len(incidents), dtype=np.int64),
     )
-    per = (
-        table.groupby([schema.CELL_ID, CLUSTER], sort=False)[schema.HARM]
-        .agg(["sum", "size"])
-        .reset_index()
-    )
+
+
+def cluster_of_cells(
+    cell_ids: np.ndarray, labels: np.ndarray, harm: np.ndarray, count: np.ndarray
+) -> pd.Series:
+    """Give each cell the cluster holding most of its harm, from points with harm and counts.
+
+    Parameters
+    ----------
+    cell_ids, labels, harm, count
+        Per point (an incident, or a stack of incidents at one map point): its cell, its
+        cluster label (-1 noise), its harm and how many incidents it stands for.
+
+    Returns
+    -------
+    Series
+        As :func:`clusters_per_cell`.
+    """
+    table = pd.DataFrame({schema.CELL_ID: cell_ids, CLUSTER: labels, "sum": harm, "size": count})
+    per = table.groupby([schema.CELL_ID, CLUSTER], sort=False)[["sum", "size"]].sum().reset_index()
     clustered = per[per[CLUSTER] != NOISE].sort_values(
         [schema.CELL_ID, "sum", "size", CLUSTER], ascending=[True, False, False, True]
     )

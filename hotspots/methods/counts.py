@@ -9,8 +9,10 @@ import pandas as pd
 from hotspots.core import schema
 from hotspots.core.errors import SchemaError
 
-INCIDENT_COUNT = "incident_count"
-HARM_SUM = "harm_sum"
+INCIDENT_COUNT = "incidents"
+"""Incidents per cell: the same name as in ``cells.parquet`` and every cells table."""
+HARM_SUM = "harm"
+"""Harm per cell (days of imprisonment, CCHI by default): the same name as in ``cells.parquet``."""
 
 
 def count_in_cells(
@@ -36,8 +38,9 @@ def count_in_cells(
     Returns
     -------
     GeoDataFrame
-        A copy of ``cells`` plus ``incident_count`` (and ``harm_sum`` for ``weight="harm"``,
-        ``<weight>_sum`` otherwise). Cells without incidents hold 0, never NaN.
+        A copy of ``cells`` plus ``incidents`` (and the sum of ``weight`` under the same
+        name, e.g. ``harm``): the column names of ``cells.parquet``. Cells without
+        incidents hold 0, never NaN.
 
     Raises
     ------
@@ -59,6 +62,5 @@ def count_in_cells(
         **{INCIDENT_COUNT: grouped.size().reindex(cells.index, fill_value=0).astype(np.int64)}
     )
     if weight is not None:
-        name = HARM_SUM if weight == schema.HARM else f"{weight}_sum"
-        out[name] = grouped[weight].sum().reindex(cells.index, fill_value=0.0).astype(np.float64)
+        out[weight] = grouped[weight].sum().reindex(cells.index, fill_value=0.0).astype(np.float64)
     return out

@@ -593,7 +593,7 @@ def _permutation_p(
 def find_hotspots(
     cells: pd.DataFrame,
     *,
-    value: str = "harm_sum",
+    value: str = "harm",
     weights: sp.spmatrix | sp.sparray | None = None,
     k: int = 1,
     permutations: int = 0,
@@ -606,10 +606,11 @@ def find_hotspots(
     Parameters
     ----------
     cells
-        Cells from :func:`hotspots.count_in_cells` (indexed by H3 ``cell_id``), or
-        polygons with a value column.
+        Cells from :func:`hotspots.count_in_cells` (indexed by H3 ``cell_id``), a table
+        read from ``cells.parquet`` (H3 ids in the ``cell`` column), or polygons with a
+        value column.
     value
-        Column to test, e.g. ``"harm_sum"`` or ``"incident_count"``.
+        Column to test, e.g. ``"harm"`` or ``"incidents"``.
     weights
         Sparse weights in the row order of ``cells``; ``None`` builds H3 k-ring weights
         from ``cells.index`` (see :func:`h3_neighbours`). Pass
@@ -630,7 +631,8 @@ def find_hotspots(
 
         require_columns(cells, [value], name="cells")
     if weights is None:
-        weights = h3_neighbours(cells.index, k=k)
+        ids = cells["cell"] if "cell" in cells.columns else cells.index
+        weights = h3_neighbours(pd.Index(ids), k=k)
     result = gi_star(
         cells[value],
         weights,
@@ -660,7 +662,7 @@ class GiForDetect(NamedTuple):
 def gi_for_detect(
     cells: pd.DataFrame,
     *,
-    value: str = "harm_sum",
+    value: str = "harm",
     k: int = 1,
     permutations: int = 0,
     seed: int | None = None,

@@ -115,15 +115,18 @@ def step_overview(store: Path, out: Path, resolution: int) -> StepSummary:
         "map": out / "map.html",
     }
     columns = [
-        schema.CELL_ID,
+        "cell",
         schema.BOROUGH_CODE,
         schema.BOROUGH,
         "lon",
         "lat",
-        "incident_count",
-        "harm_sum",
+        "incidents",
+        "harm",
     ]
-    write_csv(files["cells"], cells.drop(columns="geometry").reset_index()[columns])
+    write_csv(
+        files["cells"],
+        cells.drop(columns="geometry").rename_axis("cell").reset_index()[columns],
+    )
     write_csv(
         files["lsoa"],
         lsoa_incidents.drop(columns="geometry")
@@ -147,11 +150,11 @@ def step_overview(store: Path, out: Path, resolution: int) -> StepSummary:
     )
     with atomic_path(files["map"]) as handle:
         handle.write(render_map(fmap))
-    top = cells.sort_values("harm_sum", ascending=False).head(3)
+    top = cells.sort_values("harm", ascending=False).head(3)
     lines = [
         f"Harm per H3 cell (resolution {resolution}), {period}: {len(cells):,} cells over London, "
-        f"{int((cells['incident_count'] > 0).sum()):,} with incidents; highest: "
-        + "; ".join(f"{c} ({r['borough']}, {r['harm_sum']:,.0f} days)" for c, r in top.iterrows())
+        f"{int((cells['incidents'] > 0).sum()):,} with incidents; highest: "
+        + "; ".join(f"{c} ({r['borough']}, {r['harm']:,.0f} days)" for c, r in top.iterrows())
     ]
     return StepSummary(
         "overview", lines, {k: str(v) for k, v in files.items()}, time.perf_counter() - start
