@@ -120,7 +120,11 @@ def test_bandwidth_rules_use_the_rows_effective_number_of_points(city_store):
     study = london_boroughs()
     options = DetectOptions(bandwidth_rule="silverman", adjust=1.5)
     months = ("2024-01", "2024-08")
-    rows = detect_hotspots(read_store(city_store, months=months), study, options=options)
+    history = read_store(city_store)["cell_id"].value_counts()
+    history = history.rename("every incident from 2022-07 to 2024-08")
+    rows = detect_hotspots(
+        read_store(city_store, months=months), study, options=options, exposure=history
+    )
     streamed = detect_store(city_store, study, options=options, months=months)
     assert rows.choices["kernel_density"] == streamed.choices["kernel_density"]
     assert_same_parameters(

@@ -275,15 +275,18 @@ def test_analytic_z_equals_esda_g_local_star_on_real_cells(burglary_cells):
 
 def test_find_hotspots_adds_columns_to_a_copy(burglary_cells):
     before = burglary_cells.copy()
-    found = stats.find_hotspots(burglary_cells, value="harm")
+    found = stats.find_hotspots(burglary_cells)  # exact count test, as detect
     pd.testing.assert_frame_equal(burglary_cells, before)
     assert list(found.columns) == list(burglary_cells.columns) + list(stats.GI_COLUMNS)
     assert found.index.equals(burglary_cells.index)
-    gi, choice, parameters, label = stats.gi_for_detect(burglary_cells, value="harm")
+    gi, choice, parameters, label = stats.gi_for_detect(burglary_cells)
     np.testing.assert_array_equal(gi["gi_z"], found["gi_z"])
+    assert (gi["gi_class"] == found["gi_class"]).all()
     assert "k=1" in choice and "7 cells per neighbourhood" in choice
     assert parameters["p_value"] == "two-sided" and parameters["fdr"] == "benjamini_hochberg"
-    assert label == "analytic two-sided normal p, Benjamini-Hochberg FDR"
+    assert label.startswith("exact two-sided p") and label.endswith("Benjamini-Hochberg FDR")
+    analytic = stats.gi_for_detect(burglary_cells, value="harm", p_from="analytic", fdr=False)
+    assert analytic.p_label == "analytic two-sided normal p, no FDR adjustment"
 
 
 # --- permutations --------------------------------------------------------------------------

@@ -200,9 +200,13 @@ def _merge(parts: list[Aggregates | None]) -> Aggregates | None:
 
 
 def count_cells(
-    store: str | Path, *, dataset: str = "searches", months: tuple[str, str] | None = None
+    store: str | Path,
+    *,
+    dataset: str = "searches",
+    months: tuple[str, str] | None = None,
+    offences: Sequence[str] | None = None,
 ) -> pd.Series:
-    """Rows per ``cell_id`` of a dataset, streamed one month at a time.
+    """Rows per ``cell_id`` of a dataset (of some offences), streamed one month at a time.
 
     Returns
     -------
@@ -213,7 +217,10 @@ def count_cells(
     total: pd.Series | None = None
     data = open_dataset(root)
     for month in months_in_store(root, months):
-        table = data.to_table(columns=[schema.CELL_ID], filter=ds.field(schema.MONTH) == month)
+        where = ds.field(schema.MONTH) == month
+        if offences:
+            where = where & ds.field(schema.OFFENCE).isin(list(offences))
+        table = data.to_table(columns=[schema.CELL_ID], filter=where)
         codes, values = _codes(table.column(schema.CELL_ID))
         counts = np.bincount(codes, minlength=len(values)).astype(np.int64)
         keep = (counts > 0) & (values != "")

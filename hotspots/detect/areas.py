@@ -73,9 +73,9 @@ def detect_area_hotspots(
     area_km2 = polygons.geometry.area.to_numpy() / 1e6
 
     weights = stats.polygon_neighbours(polygons, contiguity="queen")
-    p_from = stats.ANALYTIC
+    p_from = stats.EXACT
     gi = stats.gi_star(
-        harm,
+        incidents,
         weights,
         permutations=options.permutations,
         seed=options.seed,
@@ -83,7 +83,11 @@ def detect_area_hotspots(
         p_from=p_from,
     )
     neighbours = np.asarray(weights.sum(axis=1)).ravel()
-    gi_label = "analytic two-sided normal p" + (", Benjamini-Hochberg FDR" if options.fdr else "")
+    gi_label = (
+        "exact two-sided p of the neighbourhood count under spatial randomness (areas "
+        "treated as exchangeable units)"
+        + (", Benjamini-Hochberg FDR" if options.fdr else ", no FDR adjustment")
+    )
 
     months = sorted(tidy[schema.MONTH].unique())
     cube = (
@@ -152,7 +156,7 @@ def detect_area_hotspots(
         ),
         "density": "harm per km² of each area (no kernel density: area counts have no points)",
         "gi_star": (
-            f"Getis-Ord Gi* on harm with queen contiguity (median {int(np.median(neighbours))} "
+            f"Getis-Ord Gi* on offence counts with queen contiguity (median {int(np.median(neighbours))} "
             f"areas per neighbourhood, the area itself included); classes at 90/95/99% from the "
             f"{gi_label}: {hot:,} hot and {cold:,} cold areas"
         ),

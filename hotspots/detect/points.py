@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from hotspots.aggregates.frame import aggregate_frame
-from hotspots.aggregates.store import aggregate_store, count_cells
+from hotspots.aggregates.store import aggregate_store, count_cells, dataset_root, months_in_store
 from hotspots.aggregates.tables import Aggregates, month_text
 from hotspots.core import schema
 from hotspots.core.errors import SchemaError
@@ -413,6 +413,7 @@ def detect_from_aggregates(
     harm_table: str = "",
     crime_types: tuple[str, ...] | None = None,
     title: str = "Harm hotspots",
+    exposure: pd.Series | None = None,
 ) -> Detection:
     """Run every hotspot method on aggregates, as :func:`hotspots.detect.points.detect_hotspots`.
 
@@ -426,6 +427,10 @@ def detect_from_aggregates(
         :class:`hotspots.detect.points.DetectOptions`.
     harm_table, crime_types, title
         Descriptions carried to maps and reports.
+    exposure
+        Incidents per ``cell_id`` over the whole history (any month), named for the
+        description: cells with none are 'no data' for Gi* (never cold). ``None``: the
+        cells with an incident in the aggregates.
 
     Returns
     -------
@@ -479,14 +484,24 @@ def detect_from_aggregates(
     choices["kernel_density"] = density_choice
     parameters["kernel_density"] = density_params
 
+    if exposure is None:
+        exposed = counted[INCIDENT_COUNT].to_numpy() > 0
+        exposure_from = "the incidents analysed (no longer history was given)"
+    else:
+        exposed = counted.index.isin(exposure.index[exposure.to_numpy() > 0])
+        exposed |= counted[INCIDENT_COUNT].to_numpy() > 0
+        exposure_from = exposure.name or "the whole history"
     gi, gi_choice, gi_params, gi_label = stats.gi_for_detect(
         counted,
-        value=HARM_SUM,
+        value=INCIDENT_COUNT,
         k=options.neighbours_k,
         permutations=options.permutations,
         seed=options.seed,
         fdr=options.fdr,
+        exposure=exposed,
+        exposure_from=exposure_from,
     )
+    gi_choice += "; harm ranks the cells (rank), counts decide significance"
     choices["gi_star"] = gi_choice
     parameters["gi_star"] = gi_params
 
@@ -572,6 +587,7 @@ def detect_from_aggregates(
         trends=trends,
         places=places,
     )
+    cells[stats.EXPOSED] = exposed
     concentration = {
         "incidents": measure_concentration(cells["incidents"], quantity="incidents"),
         "harm": measure_concentration(cells["harm"], quantity="harm"),
@@ -631,6 +647,7 @@ def detect_hotspots(
     harm_table: str = "",
     crime_types: tuple[str, ...] | None = None,
     title: str = "Harm hotspots",
+    exposure: pd.Series | None = None,
 ) -> Detection:
     """Run every hotspot method on incidents over a study area.
 
@@ -644,6 +661,9 @@ def detect_hotspots(
         Method settings; automatic choices are reported in ``Detection.choices``.
     harm_table, crime_types, title
         Descriptions carried to maps and reports.
+    exposure
+        Incidents per ``cell_id`` over a longer history, if there is one (see
+        :func:`detect_from_aggregates`); by default every incident given.
 
     Returns
     -------
@@ -651,6 +671,12 @@ def detect_hotspots(
         The cells table, clusters, concentration, monthly totals and every choice made;
         the same as :func:`detect_store` on a store of the same rows.
     """
+    if exposure is None:
+        placed = incidents[schema.CELL_ID].dropna()
+        exposure = placed.value_counts().rename(
+            f"every incident from {incidents[schema.MONTH].min()} to "
+            f"{incidents[schema.MONTH].max()}"
+        )
     return detect_from_aggregates(
         aggregate_frame(incidents),
         study,
@@ -658,6 +684,7 @@ def detect_hotspots(
         harm_table=harm_table,
         crime_types=crime_types,
         title=title,
+        exposure=exposure,
     )
 
 
@@ -707,6 +734,14 @@ def detect_store(
     aggregates = aggregate_store(
         store, months=months, offences=offences, engine=engine, scheduler=scheduler
     )
+    history = count_cells(store, dataset="incidents", offences=offences)
+    every_month = months_in_store(dataset_root(store))
+    history = history.rename(
+        f"every incident from {every_month[0]} to {every_month[-1]}"
+        + (f" ({', '.join(offences)})" if offences else "")
+        if every_month
+        else "the store"
+    )
     if not crime_types:
         crime_types = tuple(sorted(aggregates.offences)) or None
     detection = detect_from_aggregates(
@@ -716,6 +751,7 @@ def detect_store(
         harm_table=harm_table,
         crime_types=crime_types,
         title=title or f"Harm hotspots: {', '.join(crime_types or ('all crime',))}",
+        exposure=history,
     )
     if with_searches and (Path(store) / "searches").is_dir():
         per_cell = count_cells(store, dataset="searches", months=months)

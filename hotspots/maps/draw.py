@@ -450,6 +450,7 @@ GI_LABELS = {
     "cold_90": "cold spot, 90% confidence",
     "cold_95": "cold spot, 95% confidence",
     "cold_99": "cold spot, 99% confidence",
+    "no_data": "no data: no incident over the whole history, so never cold (not drawn)",
 }
 DENSITY_COLOURS = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#756bb1", "#54278f")
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -638,7 +639,8 @@ def draw_hotspot_map(
     legends.append(
         Legend(
             f"Gi* ({gi_p_label})",
-            [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS],
+            [(GI_COLOURS[k], GI_LABELS[k]) for k in GI_COLOURS]
+            + [("#ffffff", GI_LABELS["no_data"])],
             layer="Getis-Ord Gi* hot and cold spots",
             shown=False,
         )

@@ -37,6 +37,7 @@ import shapely
 from scipy.special import ndtr
 
 from hotspots.core.errors import SchemaError
+from hotspots.methods.gi_exact import exact_tails
 
 # --- output columns (the ``detect`` contract) ---------------------------------------------
 GI_Z = "gi_z"
@@ -54,11 +55,17 @@ GI_CLASS = "gi_class"
 
 GI_COLUMNS = (GI_Z, GI_P, GI_P_FDR, GI_P_PERM, GI_P_PERM_FDR, GI_CLASS)
 
+EXPOSED = "exposed"
+"""Cells table column: True where an incident was recorded over the whole history."""
+
 HOT_99, HOT_95, HOT_90 = "hot_99", "hot_95", "hot_90"
 COLD_99, COLD_95, COLD_90 = "cold_99", "cold_95", "cold_90"
 NOT_SIGNIFICANT = "not_significant"
-GI_CLASSES = (COLD_99, COLD_95, COLD_90, NOT_SIGNIFICANT, HOT_90, HOT_95, HOT_99)
-"""Every ``gi_class`` label, ordered from the coldest to the hottest."""
+NO_DATA = "no_data"
+"""A cell with no exposure (no incident over the whole history) that is not hot: it cannot
+be called cold, because low counts there say nothing about risk (river, parks)."""
+GI_CLASSES = (NO_DATA, COLD_99, COLD_95, COLD_90, NOT_SIGNIFICANT, HOT_90, HOT_95, HOT_99)
+"""Every ``gi_class`` label: ``no_data`` first, then from the coldest to the hottest."""
 
 _CLASS_DTYPE = pd.CategoricalDtype(list(GI_CLASSES), ordered=True)
 
@@ -66,9 +73,10 @@ ALPHA_LEVELS = (0.10, 0.05, 0.01)
 """Significance levels of the classes: 90%, 95% and 99% confidence."""
 _CONFIDENCE = {0.10: 90, 0.05: 95, 0.01: 99}
 
+EXACT = "exact"
 ANALYTIC = "analytic"
 PERMUTATION = "permutation"
-P_SOURCES = (ANALYTIC, PERMUTATION)
+P_SOURCES = (EXACT, ANALYTIC, PERMUTATION)
 
 CONTIGUITY = ("queen", "rook")
 
@@ -273,6 +281,7 @@ def gi_star(
     fdr: bool = True,
     p_from: str = ANALYTIC,
     alpha_levels: Sequence[float] = ALPHA_LEVELS,
+    exposure: Sequence[bool] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Local Getis-Ord Gi* z-scores, p-values and hot/cold classes for every cell.
 
@@ -297,9 +306,17 @@ def gi_star(
     p_from
         ``"analytic"`` (default): classes from the normal p (``gi_p`` / ``gi_p_fdr``).
         ``"permutation"``: from the pseudo p (``gi_p_perm`` / ``gi_p_perm_fdr``); needs
-        ``permutations > 0``.
+        ``permutations > 0``. ``"exact"``: ``values`` are incident counts and ``gi_p`` is
+        the exact two-sided p of the neighbourhood count under spatial randomness of the
+        exposed cells (:mod:`hotspots.methods.gi_exact`); calibrated on skewed,
+        zero-heavy counts, where the normal p is not. ``hotspots detect`` uses it.
     alpha_levels
         Levels that get a class, a subset of ``(0.10, 0.05, 0.01)`` (90/95/99%).
+    exposure
+        With ``p_from="exact"``: one boolean per cell, where incidents can happen (e.g. any
+        incident over the whole history). Unexposed cells are left out of the null and
+        of every neighbourhood and are never cold (``no_data`` unless hot). ``None``:
+        every cell is exposed.
 
     Returns
     -------
@@ -364,6 +381,12 @@ def gi_star(
     matrix = _check_weights(weights, len(y))
     if p_from not in P_SOURCES:
         raise SchemaError(f"p_from must be one of {list(P_SOURCES)}, got {p_from!r}.")
+    if exposure is not None and p_from != EXACT:
+        raise SchemaError("exposure applies to p_from='exact' only.")
+    if p_from == EXACT:
+        return _exact_frame(
+            y, index, matrix, permutations, seed, fdr, exposure, levels=_check_levels(alpha_levels)
+        )
     if p_from == PERMUTATION and permutations <= 0:
         raise SchemaError("p_from='permutation' needs permutations > 0 (e.g. permutations=999).")
     if permutations < 0:
@@ -410,6 +433,42 @@ def _gi_frame(
     return pd.DataFrame(
         {
             GI_Z: z,
+            GI_P: p,
+            GI_P_FDR: p_fdr,
+            GI_P_PERM: p_perm,
+            GI_P_PERM_FDR: p_perm_fdr,
+            GI_CLASS: classes,
+        },
+        index=index,
+    )
+
+
+def _exact_frame(
+    y: np.ndarray,
+    index: pd.Index,
+    matrix: sp.csr_matrix,
+    permutations: int,
+    seed: int | None,
+    fdr: bool,
+    exposure: Sequence[bool] | np.ndarray | None,
+    *,
+    levels: tuple[float, ...],
+) -> pd.DataFrame:
+    """Gi* table whose p and classes come from the exact count test."""
+    tails = exact_tails(y, matrix, exposure=None if exposure is None else np.asarray(exposure))
+    cold_side = tails.p_cold < tails.p_hot  # NaN (unexposed) is never the cold side
+    p = np.minimum(1.0, 2.0 * np.where(cold_side, tails.p_cold, tails.p_hot))
+    p_fdr = benjamini_hochberg(p) if len(p) else p.copy()
+    if permutations > 0 and len(y) > 1:
+        p_perm, _ = _permutation_p(y.astype(np.float64), matrix, permutations, seed)
+        p_perm_fdr = benjamini_hochberg(p_perm)
+    else:
+        p_perm = p_perm_fdr = np.full(len(y), np.nan)
+    classes = classify_gi(~cold_side, p_fdr if fdr else p, alpha_levels=levels)
+    classes[(~tails.exposed) & (classes == NOT_SIGNIFICANT)] = NO_DATA
+    return pd.DataFrame(
+        {
+            GI_Z: tails.z,
             GI_P: p,
             GI_P_FDR: p_fdr,
             GI_P_PERM: p_perm,
@@ -593,13 +652,14 @@ def _permutation_p(
 def find_hotspots(
     cells: pd.DataFrame,
     *,
-    value: str = "harm",
+    value: str = "incidents",
     weights: sp.spmatrix | sp.sparray | None = None,
     k: int = 1,
     permutations: int = 0,
     seed: int | None = None,
     fdr: bool = True,
-    p_from: str = ANALYTIC,
+    p_from: str = EXACT,
+    exposure: Sequence[bool] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Add Gi* z, p-values and hot/cold classes to a cells (or areas) table.
 
@@ -610,7 +670,8 @@ def find_hotspots(
         read from ``cells.parquet`` (H3 ids in the ``cell`` column), or polygons with a
         value column.
     value
-        Column to test, e.g. ``"harm"`` or ``"incidents"``.
+        Column to test: ``"incidents"`` (default, with the exact count test, as
+        ``hotspots detect`` does) or, with ``p_from="analytic"``, e.g. ``"harm"``.
     weights
         Sparse weights in the row order of ``cells``; ``None`` builds H3 k-ring weights
         from ``cells.index`` (see :func:`h3_neighbours`). Pass
@@ -619,6 +680,9 @@ def find_hotspots(
         H3 grid distance when ``weights`` is ``None``.
     permutations, seed, fdr, p_from
         See :func:`gi_star`.
+    exposure
+        See :func:`gi_star`; by default the table's ``exposed`` column when it has one
+        (``cells.parquet`` does), else every cell (exact test only).
 
     Returns
     -------
@@ -633,6 +697,8 @@ def find_hotspots(
     if weights is None:
         ids = cells["cell"] if "cell" in cells.columns else cells.index
         weights = h3_neighbours(pd.Index(ids), k=k)
+    if exposure is None and p_from == EXACT and EXPOSED in cells.columns:
+        exposure = cells[EXPOSED].to_numpy(dtype=bool)
     result = gi_star(
         cells[value],
         weights,
@@ -640,6 +706,7 @@ def find_hotspots(
         seed=seed,
         fdr=fdr,
         p_from=p_from,
+        exposure=exposure if p_from == EXACT else None,
     )
     return cells.drop(columns=[c for c in GI_COLUMNS if c in cells.columns]).assign(
         **{column: result[column] for column in GI_COLUMNS}
@@ -662,12 +729,14 @@ class GiForDetect(NamedTuple):
 def gi_for_detect(
     cells: pd.DataFrame,
     *,
-    value: str = "harm",
+    value: str = "incidents",
     k: int = 1,
     permutations: int = 0,
     seed: int | None = None,
     fdr: bool = True,
-    p_from: str = ANALYTIC,
+    p_from: str = EXACT,
+    exposure: Sequence[bool] | np.ndarray | None = None,
+    exposure_from: str = "every cell",
 ) -> GiForDetect:
     """Run Gi* on H3 cells and describe every choice, for ``hotspots detect``.
 
@@ -675,8 +744,10 @@ def gi_for_detect(
     ----------
     cells
         Cells indexed by H3 ``cell_id`` with a ``value`` column (zeros included).
-    value, k, permutations, seed, fdr, p_from
+    value, k, permutations, seed, fdr, p_from, exposure
         See :func:`find_hotspots` and :func:`gi_star`.
+    exposure_from
+        Where ``exposure`` came from, for the description.
 
     Returns
     -------
@@ -688,16 +759,26 @@ def gi_for_detect(
     require_columns(cells, [value], name="cells")
     weights = h3_neighbours(cells.index, k=k)
     gi = gi_star(
-        cells[value], weights, permutations=permutations, seed=seed, fdr=fdr, p_from=p_from
+        cells[value],
+        weights,
+        permutations=permutations,
+        seed=seed,
+        fdr=fdr,
+        p_from=p_from,
+        exposure=exposure if p_from == EXACT else None,
     )
     cardinality = np.diff(weights.indptr) if len(cells) else np.zeros(1, dtype=np.int64)
-    p_label = (
-        "analytic two-sided normal p"
-        if p_from == ANALYTIC
-        else f"two-sided permutation pseudo p ({permutations} conditional permutations, seed {seed})"
-    )
+    p_label = {
+        EXACT: "exact two-sided p of the neighbourhood incident count under spatial randomness",
+        ANALYTIC: "analytic two-sided normal p",
+        PERMUTATION: (
+            f"two-sided permutation pseudo p ({permutations} conditional permutations, "
+            f"seed {seed})"
+        ),
+    }[p_from]
     p_label += ", Benjamini-Hochberg FDR" if fdr else ", no FDR adjustment"
     counts = gi[GI_CLASS].value_counts().reindex(list(GI_CLASSES), fill_value=0)
+    no_data = int(counts[NO_DATA])
     hot = int(counts[[HOT_90, HOT_95, HOT_99]].sum())
     cold = int(counts[[COLD_90, COLD_95, COLD_99]].sum())
     perm_text = (
@@ -710,6 +791,12 @@ def gi_for_detect(
         f"{int(np.median(cardinality))} cells per neighbourhood, {int(cardinality.min())} at "
         f"the edge); classes at 90/95/99% from the {p_label}{perm_text}: {hot:,} hot and "
         f"{cold:,} cold cells"
+        + (
+            f"; exposure from {exposure_from}: {no_data:,} cells with no incident in that "
+            "history are 'no data' (never cold)"
+            if p_from == EXACT
+            else ""
+        )
     )
     parameters: dict[str, Any] = {
         "value": value,
@@ -721,6 +808,7 @@ def gi_for_detect(
         "neighbourhood_cells_min": int(cardinality.min()),
         "p_value": "two-sided",
         "classes_from": p_from,
+        "exposure_from": exposure_from if p_from == EXACT else None,
         "fdr": "benjamini_hochberg" if fdr else None,
         "alpha_levels": list(ALPHA_LEVELS),
         "permutations": permutations,

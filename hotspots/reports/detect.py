@@ -244,9 +244,15 @@ def render_detect_report(
             f"{n_clusters} harm-weighted DBSCAN clusters; {detection.choices.get('clusters', '')}"
         ),
         "gi_text": (
-            f"{hot:,} hot and {cold:,} cold {detection.units} are significant at 90% or more after "
-            f"Benjamini-Hochberg false-discovery-rate control; classes are drawn from the "
-            f"{detection.gi_p_label}. {detection.choices.get('gi_star', '')}"
+            f"{hot:,} hot and {cold:,} cold {detection.units} are significant at 90% or more "
+            + (
+                "with no false-discovery-rate control (--no-fdr: expect about 10% of all "
+                f"{detection.units} to be called at 90% by chance)"
+                if "no FDR" in detection.gi_p_label
+                else "after Benjamini-Hochberg false-discovery-rate control"
+            )
+            + f"; classes are drawn from the {detection.gi_p_label}. "
+            + detection.choices.get("gi_star", "")
         ),
         "trend_text": detection.choices.get("emerging", ""),
         "methods": methods,
