@@ -283,7 +283,7 @@ def test_coverage_is_exact_in_the_backtest(uniform_backtest):
 
 def test_emerging_is_left_out_with_a_short_window(uniform_backtest):
     assert "emerging" not in uniform_backtest.methods
-    assert "6 monthly slices" in uniform_backtest.choices["emerging"]
+    assert "10 monthly slices" in uniform_backtest.choices["emerging"]
 
 
 def test_backtest_matches_the_public_metric_functions(uniform_backtest):

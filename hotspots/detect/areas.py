@@ -91,7 +91,7 @@ def detect_area_hotspots(
 
     months = sorted(tidy[schema.MONTH].unique())
     cube = (
-        tidy.pivot_table(index=AREA_CODE, columns=schema.MONTH, values=schema.HARM, aggfunc="sum")
+        tidy.pivot_table(index=AREA_CODE, columns=schema.MONTH, values=COUNT, aggfunc="sum")
         .reindex(index=polygons.index, columns=months)
         .fillna(0.0)
     )
@@ -100,8 +100,8 @@ def detect_area_hotspots(
         trends = trend_table["trend"].astype(str)
         trend_choice = (
             f"emerging hot spots over {len(months)} months ({months[0]}..{months[-1]}) of "
-            "harm per area: Gi* per month with queen-contiguity neighbours, bins significant "
-            "at p <= 0.05 after Benjamini-Hochberg over all bins, Mann-Kendall trend at 0.05"
+            "offence counts per area, queen-contiguity neighbours: "
+            + trend_table.attrs["description"]
         )
     else:
         trends = pd.Series("not_enough_months", index=polygons.index)

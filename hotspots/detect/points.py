@@ -535,16 +535,16 @@ def detect_from_aggregates(
         }
     )
     if len(monthly) >= MIN_MONTHS_FOR_TRENDS:
-        # one row per (cell, month) bin holding its harm: the cube of the rows, exactly
+        # one row per (cell, month) bin holding its count: the cube of the rows, exactly
         cube_rows = pd.DataFrame(
             {
                 schema.CELL_ID: grid.index.to_numpy()[where],
                 schema.MONTH: _periods(bins["month"].to_numpy()),
-                schema.HARM: bins["harm"].to_numpy(dtype=np.float64),
+                INCIDENT_COUNT: bins["count"].to_numpy(dtype=np.float64),
             }
         )
         trends, trend_choice, trend_params = emerging.trends_for_detect(
-            cube_rows, counted, k=options.neighbours_k, fdr=options.fdr
+            cube_rows, counted, value=INCIDENT_COUNT, k=options.neighbours_k, fdr=options.fdr
         )
     else:
         trends = pd.Series("not_enough_months", index=counted.index)

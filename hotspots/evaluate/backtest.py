@@ -163,7 +163,7 @@ class _Window:
     test: dict[str, np.ndarray]  # measure -> test totals
     last_counts: np.ndarray
     incidents: gpd.GeoDataFrame
-    harm_cube: pd.DataFrame  # cells x training months (for emerging)
+    count_cube: pd.DataFrame  # cells x training months of counts (for emerging)
 
 
 @dataclass
@@ -247,7 +247,7 @@ def _scores(
         by_cluster[inside] = cluster_harm.reindex(keys[inside]).to_numpy(dtype=np.float64)
         return (by_cluster, harm)
     if method == "emerging":
-        result = emerging.emerging_hotspots(window.harm_cube, weights, fdr=options.fdr)
+        result = emerging.emerging_hotspots(window.count_cube, weights, fdr=options.fdr)
         active = result[emerging.TREND].astype(object).isin(ACTIVE_TRENDS).to_numpy()
         return (active.astype(np.float64), harm)
     raise SchemaError(f"unknown method {method!r}; choose from {list(METHODS)}.")
@@ -464,7 +464,8 @@ def backtest(
     period_of = pd.PeriodIndex(incidents[schema.MONTH], freq="M")
     in_span = (period_of >= first) & (period_of <= last) & incidents[schema.CELL_ID].notna()
     placed = incidents[np.asarray(in_span)]
-    counts_cube = space_time_cube(placed, grid, value=None, months=months).to_numpy()
+    count_frame = space_time_cube(placed, grid, value=None, months=months)
+    counts_cube = count_frame.to_numpy()
     harm_frame = space_time_cube(placed, grid, value=schema.HARM, months=months)
     harm_cube = harm_frame.to_numpy()
     weights = h3_neighbours(grid.index, k=options.neighbours_k)
@@ -502,7 +503,7 @@ def backtest(
             },
             last_counts=counts_cube[:, o - 1],
             incidents=placed[np.asarray(in_window)],
-            harm_cube=harm_frame.iloc[:, train_slice],
+            count_cube=count_frame.iloc[:, train_slice],
         )
         random_scores = rng.random(n_cells)
         origin_rows.append(
