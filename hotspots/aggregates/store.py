@@ -69,6 +69,7 @@ def reduce_month(
     *,
     offences: Sequence[str] | None = None,
     table_rows: int = TABLE_ROWS,
+    exclude: Sequence[str] | None = None,
 ) -> Aggregates | None:
     """Aggregate one month partition of a dataset folder (None when no row is selected).
 
@@ -81,7 +82,7 @@ def reduce_month(
         read_options=ds.ParquetReadOptions(dictionary_columns=_TEXT_COLUMNS)
     )
     dataset = ds.dataset(files, format=fmt)
-    where = ds.field(schema.OFFENCE).isin(list(offences)) if offences else None
+    where = offence_filter(offences, exclude)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if rows <= table_rows:
         table = dataset.to_table(columns=list(READ_COLUMNS), filter=where)
@@ -121,6 +122,7 @@ def aggregate_store(
     on_month: Callable[[str], None] | None = None,
     engine: str = "embedded",
     scheduler: object = None,
+    exclude: Sequence[str] | None = None,
 ) -> Aggregates:
     """Stream a store's incidents month by month into :class:`Aggregates` (this machine).
 
@@ -132,6 +134,8 @@ def aggregate_store(
         Inclusive ``("YYYY-MM", "YYYY-MM")`` range; only those partitions are opened.
     offences
         Offences to keep (exact labels, as stored).
+    exclude
+        Offences to leave out (e.g. those police mostly find themselves).
     on_month
         Called with each month once it is aggregated (for progress; embedded engine).
     engine
@@ -156,7 +160,11 @@ def aggregate_store(
             _reduce_month_task,
             months_in_store(root, months),
             _merge,
-            kwargs={"root": str(root), "offences": list(offences or [])},
+            kwargs={
+                "root": str(root),
+                "offences": list(offences or []),
+                "exclude": list(exclude or []),
+            },
             scheduler=scheduler,
         )
         if result is None:
@@ -166,7 +174,7 @@ def aggregate_store(
     pending: list[Aggregates] = []
     pending_rows = 0
     for month in months_in_store(root, months):
-        part = reduce_month(root, month, offences=offences)
+        part = reduce_month(root, month, offences=offences, exclude=exclude)
         if on_month is not None:
             on_month(month)
         if part is None:
@@ -188,9 +196,22 @@ def _nothing_selected(store: object, months: object, offences: Sequence[str] | N
     )
 
 
-def _reduce_month_task(month: str, *, root: str, offences: list[str]) -> Aggregates | None:
+def _reduce_month_task(
+    month: str, *, root: str, offences: list[str], exclude: list[str]
+) -> Aggregates | None:
     """One month as one task (the month first, as the engine passes it)."""
-    return reduce_month(root, month, offences=offences)
+    return reduce_month(root, month, offences=offences, exclude=exclude)
+
+
+def offence_filter(
+    offences: Sequence[str] | None, exclude: Sequence[str] | None
+) -> ds.Expression | None:
+    """Dataset filter keeping ``offences`` (all if empty) and dropping ``exclude``."""
+    where = ds.field(schema.OFFENCE).isin(list(offences)) if offences else None
+    if exclude:
+        dropped = ~ds.field(schema.OFFENCE).isin(list(exclude))
+        where = dropped if where is None else where & dropped
+    return where
 
 
 def _merge(parts: list[Aggregates | None]) -> Aggregates | None:
@@ -205,6 +226,7 @@ def count_cells(
     dataset: str = "searches",
     months: tuple[str, str] | None = None,
     offences: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> pd.Series:
     """Rows per ``cell_id`` of a dataset (of some offences), streamed one month at a time.
 
@@ -218,8 +240,9 @@ def count_cells(
     data = open_dataset(root)
     for month in months_in_store(root, months):
         where = ds.field(schema.MONTH) == month
-        if offences:
-            where = where & ds.field(schema.OFFENCE).isin(list(offences))
+        chosen = offence_filter(offences, exclude)
+        if chosen is not None:
+            where = where & chosen
         table = data.to_table(columns=[schema.CELL_ID], filter=where)
         codes, values = _codes(table.column(schema.CELL_ID))
         counts = np.bincount(codes, minlength=len(values)).astype(np.int64)

@@ -97,6 +97,11 @@ from hotspots.core import schema
     help="Suppress published counts below this.",
 )
 @click.option(
+    "--include-police-generated",
+    is_flag=True,
+    help="Keep drugs and possession of weapons (mostly found by police) in the harm layer.",
+)
+@click.option(
     "--borough-report",
     "borough_reports",
     multiple=True,
@@ -122,6 +127,7 @@ def detect(
     eps_m: float | None,
     min_harm: float | None,
     min_count: int,
+    include_police_generated: bool,
     borough_reports: tuple[str, ...],
     engine: str,
     scheduler: str | None,
@@ -152,6 +158,7 @@ def detect(
         eps_m=eps_m,
         min_harm=min_harm,
         min_count=min_count,
+        include_police_generated=include_police_generated,
     )
     start = time.perf_counter()
     result = run_detect(

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from hotspots.cli.options import console, ingest_options, settings_from_options
+from hotspots.detect.results import DetectOptions
 
 
 @click.command(name="task")
@@ -38,6 +39,11 @@ from hotspots.cli.options import console, ingest_options, settings_from_options
     help="Officer hours a week for all teams, shared in proportion to harm.",
 )
 @click.option("--visit-minutes", type=float, default=15.0, show_default=True)
+@click.option(
+    "--include-police-generated",
+    is_flag=True,
+    help="Keep drugs and possession of weapons (mostly found by police) in the harm that places patrols.",
+)
 @click.option(
     "--min-gap-minutes",
     type=float,
@@ -109,6 +115,7 @@ def task(
     hours_per_week: float | None,
     total_hours: float | None,
     visit_minutes: float,
+    include_police_generated: bool,
     min_gap_minutes: float,
     max_visits_per_day: int,
     days_per_week: int,
@@ -173,6 +180,9 @@ def task(
         bases=bases,
         overwrite=overwrite,
         title=title,
+        detect_options=DetectOptions(
+            resolution=settings.resolution, include_police_generated=include_police_generated
+        ),
     )
     print_task_summary(result, time.perf_counter() - start)
 

@@ -695,6 +695,7 @@ def detect_store(
     options: DetectOptions | None = None,
     months: tuple[str, str] | None = None,
     offences: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
     harm_table: str = "",
     crime_types: tuple[str, ...] | None = None,
     title: str | None = None,
@@ -714,6 +715,8 @@ def detect_store(
         :class:`hotspots.detect.points.DetectOptions`.
     months, offences
         Partitions and offences to read.
+    exclude
+        Offences to leave out (police-generated offences, see :mod:`hotspots.harm.table`).
     harm_table, crime_types, title
         Descriptions; ``crime_types`` defaults to the offences present and ``title`` to
         "Harm hotspots: <crime types>".
@@ -732,9 +735,14 @@ def detect_store(
         As :func:`hotspots.detect.points.detect_hotspots` on the same rows.
     """
     aggregates = aggregate_store(
-        store, months=months, offences=offences, engine=engine, scheduler=scheduler
+        store,
+        months=months,
+        offences=offences,
+        engine=engine,
+        scheduler=scheduler,
+        exclude=exclude,
     )
-    history = count_cells(store, dataset="incidents", offences=offences)
+    history = count_cells(store, dataset="incidents", offences=offences, exclude=exclude)
     every_month = months_in_store(dataset_root(store))
     history = history.rename(
         f"every incident from {every_month[0]} to {every_month[-1]}"

@@ -57,6 +57,9 @@ class DetectOptions:
         Clustering settings (see :mod:`hotspots.methods.clusters`).
     min_count
         Disclosure threshold for published maps and tables.
+    include_police_generated
+        Keep offences police mostly find themselves (drugs, possession of weapons) in the
+        harm layer; by default ``run_detect`` and ``run_task`` leave them out.
     """
 
     resolution: int = schema.DEFAULT_H3_RESOLUTION
@@ -74,6 +77,7 @@ class DetectOptions:
     eps_m: float | None = None
     min_harm: float | None = None
     min_count: int = 5
+    include_police_generated: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ given a guessed weight: ingest rejects the row as ``unknown_offence``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,22 @@ from hotspots.core.schema import HARM, OFFENCE, require_columns
 CCHI_CITATION = (
     "Cambridge Crime Harm Index (2026 update; Sherman, Neyroud & Neyroud 2016), "
     "values per Home Office offence subgroup"
+)
+
+POLICE_GENERATED_SUBGROUPS = (
+    "Possession of drugs",
+    "Trafficking of drugs",
+    "Possession of weapons offences",
+)
+"""Home Office offence subgroups that police mostly find themselves (by stop and search,
+patrol or warrant) rather than have reported to them. Their recorded numbers follow police
+activity, so a harm layer that counts them and then guides searches or patrols feeds on
+its own activity. ``hotspots detect`` and ``hotspots task`` leave them out by default."""
+
+POLICE_GENERATED_NOTE = (
+    "offences police mostly find themselves (drugs, possession of weapons) are left out of "
+    "the harm layer, because it guides searches and patrols and they would follow past "
+    "police activity"
 )
 
 _BUNDLED = {
@@ -54,6 +71,8 @@ class HarmTable:
     weights: pd.Series
     name: str
     source: str
+    police_generated: frozenset[str] = frozenset()
+    """Offence labels (the table's spelling) that police mostly find themselves."""
 
     @staticmethod
     def _key(labels: pd.Series) -> pd.Series:
@@ -96,13 +115,39 @@ class HarmTable:
         matched[pd.isna(matched)] = None
         return matched
 
+    def is_police_generated(self, offences: pd.Series | np.ndarray) -> np.ndarray:
+        """Whether each offence label is one that police mostly find themselves."""
+        matched = self.canonical(offences)
+        return np.array([m in self.police_generated for m in matched], dtype=bool)
+
     def describe(self) -> dict[str, object]:
-        """Name, source and the weights, for manifests."""
+        """Name, source, the weights and the police-generated offences, for manifests."""
         return {
             "name": self.name,
             "source": self.source,
             "weights": {str(k): float(v) for k, v in self.weights.items()},
+            "police_generated": sorted(self.police_generated),
         }
+
+
+def _police_generated(table: pd.DataFrame, key: str) -> frozenset[str]:
+    """Labels of a bundled table whose offence subgroup(s) are all police-generated."""
+    wanted = {s.casefold() for s in POLICE_GENERATED_SUBGROUPS}
+    if "prc_subgroup" in table:
+        subgroups = table["prc_subgroup"].astype(str).map(lambda s: [s])
+    elif "components" in table:  # police_uk: "Possession of drugs=3x27152; Trafficking ..."
+        subgroups = (
+            table["components"]
+            .fillna("")
+            .astype(str)
+            .map(lambda text: [part.split("=")[0].strip() for part in text.split(";") if part])
+        )
+    else:
+        return frozenset()
+    flagged = subgroups.map(
+        lambda parts: bool(parts) and all(p.casefold() in wanted for p in parts)
+    )
+    return frozenset(table.loc[flagged.to_numpy(dtype=bool), key].astype(str))
 
 
 def default_harm_table(scheme: str = "police_uk") -> HarmTable:
@@ -119,11 +164,15 @@ def default_harm_table(scheme: str = "police_uk") -> HarmTable:
         weights=weights,
         name=f"{CCHI_CITATION}; {scheme} table (data/harm/{filename})",
         source=str(path),
+        police_generated=_police_generated(table, key),
     )
 
 
 def read_harm_table(path: str | Path, *, name: str | None = None) -> HarmTable:
     """Read a user harm table: a CSV with columns ``offence`` and ``harm``.
+
+    An optional ``police_generated`` column (true/false, yes/no, 1/0) marks offences that
+    police mostly find themselves; they are then left out of harm layers by default.
 
     Raises
     ------
@@ -157,4 +206,66 @@ def read_harm_table(path: str | Path, *, name: str | None = None) -> HarmTable:
     weights = pd.Series(
         harm.to_numpy(dtype=np.float64), index=table[OFFENCE].to_numpy(dtype=object)
     )
-    return HarmTable(weights=weights, name=name or f"user table {path.name}", source=str(path))
+    flagged: frozenset[str] = frozenset()
+    if "police_generated" in table:
+        marks = table["police_generated"].astype(str).str.strip().str.casefold()
+        flagged = frozenset(table.loc[marks.isin(["true", "yes", "1", "y"]), OFFENCE].astype(str))
+    return HarmTable(
+        weights=weights,
+        name=name or f"user table {path.name}",
+        source=str(path),
+        police_generated=flagged,
+    )
+
+
+@dataclass(frozen=True)
+class PoliceGeneratedChoice:
+    """Which police-generated offences a harm layer leaves out, and the sentence to print."""
+
+    exclude: tuple[str, ...]
+    """Offence labels to leave out (empty when they are kept)."""
+    sentence: str
+    """What was done and why, for manifests, reports and the command line."""
+
+
+def police_generated_choice(
+    harm: HarmTable, *, crime_types: Sequence[str] | None = None, include: bool = False
+) -> PoliceGeneratedChoice:
+    """Decide whether police-generated offences enter a harm layer that guides patrols.
+
+    Parameters
+    ----------
+    harm
+        The harm table (it knows which of its offences are police-generated).
+    crime_types
+        Crime types chosen with ``--crime-type``; an explicit choice is respected, with a
+        warning in the sentence.
+    include
+        ``--include-police-generated``: keep them, and say what that means.
+    """
+    flagged = sorted(harm.police_generated)
+    if not flagged:
+        return PoliceGeneratedChoice((), "the harm table marks no offence as police-generated")
+    if include:
+        return PoliceGeneratedChoice(
+            (),
+            f"police-generated offences ({', '.join(flagged)}) are included "
+            "(--include-police-generated): this harm layer follows past police activity as "
+            "well as harm, so it must not be used to place searches or patrols",
+        )
+    if crime_types:
+        chosen = [c for c in harm.canonical(np.array(list(crime_types), dtype=object)) if c]
+        asked = sorted(set(chosen) & harm.police_generated)
+        if asked:
+            return PoliceGeneratedChoice(
+                (),
+                f"{', '.join(asked)} chosen with --crime-type: police mostly find these "
+                "offences themselves, so this layer maps past police activity, not harm "
+                "reported to police; do not use it to place searches or patrols",
+            )
+        return PoliceGeneratedChoice((), f"{POLICE_GENERATED_NOTE} (none was chosen)")
+    return PoliceGeneratedChoice(
+        tuple(flagged),
+        f"{', '.join(flagged)} left out: {POLICE_GENERATED_NOTE} "
+        "(--include-police-generated keeps them)",
+    )

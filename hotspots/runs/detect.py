@@ -16,6 +16,7 @@ from hotspots.core.errors import InputError
 from hotspots.detect.areas import detect_area_hotspots
 from hotspots.detect.points import detect_hotspots
 from hotspots.detect.results import Detection, DetectOptions, borough_view, detection_unit
+from hotspots.harm.table import police_generated_choice
 from hotspots.ingest.area_counts import AreaCounts
 from hotspots.ingest.read import IngestSettings, Selection, read_incidents
 from hotspots.io.atomic import atomic_path, write_csv, write_json
@@ -272,6 +273,11 @@ def run_detect(
             scheduler=scheduler,
         )
         paths = [staged.out_dir]
+    leave_out = police_generated_choice(
+        settings.harm,
+        crime_types=selection.crime_types,
+        include=options.include_police_generated,
+    )
     if len(paths) == 1 and is_store(paths[0]):
         store = paths[0]
         offences = None
@@ -289,6 +295,7 @@ def run_detect(
             options=options,
             months=selection.months,
             offences=offences,
+            exclude=leave_out.exclude,
             harm_table=harm_name,
             crime_types=tuple(selection.crime_types) if selection.crime_types else None,
             title=title,
@@ -310,6 +317,8 @@ def run_detect(
         sources = find_sources(paths)
         loaded = read_incidents(paths, settings=settings)
         incidents = loaded.incidents
+        if leave_out.exclude:
+            incidents = incidents[~incidents[schema.OFFENCE].isin(leave_out.exclude)]
         write_csv(out / "rejects.csv", loaded.rejects)
         reports = loaded.reports
         input_entries = None
@@ -329,6 +338,11 @@ def run_detect(
             title=title or f"Harm hotspots: {', '.join(crime_types or ('all crime',))}",
         )
     crime_types = detection.crime_types
+    detection.choices["police_generated"] = leave_out.sentence
+    detection.parameters["police_generated"] = {
+        "left_out": list(leave_out.exclude),
+        "marked_in_harm_table": sorted(settings.harm.police_generated),
+    }
 
     files: dict[str, Path] = {}
     cells = detection.cells

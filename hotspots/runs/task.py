@@ -17,6 +17,7 @@ import shapely
 
 from hotspots.core import schema
 from hotspots.core.errors import InputError
+from hotspots.harm.table import police_generated_choice
 from hotspots.maps.tasking import draw_tasking_map
 from hotspots.reports.tasking import render_tasking_sheets
 from hotspots.task.places import read_bases
@@ -145,6 +146,10 @@ def run_task(
     sources: list[object] = []
     reports: list[object] = []
     store_manifest: dict[str, object] | None = None
+    include = bool(detect_options is not None and detect_options.include_police_generated)
+    leave_out = police_generated_choice(
+        settings.harm, crime_types=selection.crime_types, include=include
+    )
     if len(paths) == 1 and _is_detect_output(paths[0]):
         folder = paths[0]
         detect_manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -159,6 +164,10 @@ def run_task(
         harm_name = detect_manifest.get("parameters", {}).get("harm_table", settings.harm.name)
         clusters = None
         store_manifest = detect_manifest
+        leave_out_sentence = detect_manifest.get("automatic_choices", {}).get(
+            "police_generated",
+            "the detect run does not say whether police-generated offences were left out",
+        )
     else:
         if len(paths) == 1 and is_store(paths[0]):
             store = paths[0]
@@ -179,6 +188,9 @@ def run_task(
             reports = loaded.reports
             write_csv(out / "rejects.csv", loaded.rejects)
             harm_name = settings.harm.name
+        if leave_out.exclude:
+            incidents = incidents[~incidents[schema.OFFENCE].isin(leave_out.exclude)]
+        leave_out_sentence = leave_out.sentence
         if incidents.empty:
             raise InputError("no incidents after the selection; check --months and --crime-type.")
         crime_types = tuple(selection.crime_types) if selection.crime_types else None
@@ -226,6 +238,7 @@ def run_task(
         crime_types=crime_types,
         harm_table=str(harm_name),
     )
+    plan.choices["police_generated"] = leave_out_sentence
 
     files: dict[str, Path] = {}
     files["tasking"] = write_csv(out / "tasking.csv", plan.tasking)
