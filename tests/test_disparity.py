@@ -580,3 +580,112 @@ def test_population_files_are_read_or_rejected_with_a_hint(tmp_path):
         read_population("census2011", level="lsoa")
     with pytest.raises(InputError, match="neither a file nor one of"):
         read_population("census2031")
+
+
+# --- not-stated sensitivity -------------------------------------------------------------------
+
+
+def _not_stated_searches() -> pd.DataFrame:
+    black = "Black/African/Caribbean/Black British - African"
+    not_stated = "Other ethnic group - Not stated"
+    rows = (
+        [{"self_defined_ethnicity": black, "officer_defined_ethnicity": "Black"}] * 20
+        + [{"self_defined_ethnicity": "White - Irish", "officer_defined_ethnicity": "White"}] * 40
+        + [
+            {
+                "self_defined_ethnicity": not_stated,
+                "officer_defined_ethnicity": "Black",
+                "outcome": "Arrest",
+            }
+        ]
+        * 10
+        + [{"self_defined_ethnicity": not_stated, "officer_defined_ethnicity": "White"}] * 6
+        + [{"self_defined_ethnicity": not_stated, "officer_defined_ethnicity": ""}] * 5
+    )
+    return _searches(rows)
+
+
+def test_combined_view_uses_the_officer_group_only_where_self_defined_is_not_stated():
+    from hotspots.stops.cube import sensitivity_cube, suppress_cube
+
+    classified = classify_searches(_not_stated_searches())
+    assert (classified.searches["group_combined"].value_counts()).to_dict() == {
+        "White": 46,
+        "Black": 30,
+        NOT_STATED: 5,
+    }
+    cube = suppress_cube(count_searches(classified, geographies=["E09000022"]), min_count=5)
+    before = cube.copy()
+    extra = sensitivity_cube(classified, cube, min_count=5)
+    pd.testing.assert_frame_equal(cube, before)  # the published views are not changed
+    keyed = extra.set_index(["kind", "view", "group"])
+
+    def cell(view, group, kind="searches"):
+        row = keyed.loc[(kind, view, group)]
+        return int(row["count"]), bool(row["suppressed"])
+
+    assert cell("combined", "Black") == (30, False)
+    assert cell("combined", "White") == (46, False)
+    assert cell("combined", "Black", "arrests") == (10, False)
+    # bounds: every not-stated search (21) White, or Black
+    assert cell("not_stated_as_white", "White") == (61, False)
+    assert cell("not_stated_as_white", "Black") == (20, False)
+    assert cell("not_stated_as_black", "Black") == (41, False)
+    assert cell("not_stated_as_black", NOT_STATED) == (0, False)
+    for view in ("combined", "not_stated_as_white", "not_stated_as_black"):
+        assert cell(view, "all") == (81, False)
+
+
+def test_combined_cell_is_withheld_when_it_differs_from_self_defined_by_a_small_count():
+    from hotspots.stops.cube import sensitivity_cube, suppress_cube
+
+    searches = _not_stated_searches()
+    # only 3 not-stated searches are officer-defined White: combined White - self White = 3
+    searches = searches.iloc[:-8]
+    classified = classify_searches(searches)
+    cube = suppress_cube(count_searches(classified, geographies=["E09000022"]), min_count=5)
+    extra = sensitivity_cube(classified, cube, min_count=5)
+    combined = extra[(extra["kind"] == "searches") & (extra["view"] == "combined")]
+    hidden = combined.set_index("group")["suppressed"]
+    assert hidden["White"]
+    # and a second cell, so the White count cannot be recovered from the total
+    assert hidden.sum() >= 2
+
+
+def test_sensitivity_rates_and_ratios_come_out_as_calculated_by_hand():
+    from hotspots.stops.cube import sensitivity_cube, suppress_cube
+
+    classified = classify_searches(_not_stated_searches())
+    cube = suppress_cube(count_searches(classified, geographies=["E09000022"]), min_count=5)
+    cube = pd.concat([cube, sensitivity_cube(classified, cube, min_count=5)], ignore_index=True)
+    context = Context(
+        period="2024-01..2024-01",
+        months_with_data=1,
+        names={"E09000022": "Lambeth"},
+        force_name="London",
+        ratio_method="log",
+    )
+    rates = compare_rates(cube, _Pop().population, context=context)
+    force = rates[
+        (rates["geography_code"] == "all")
+        & (rates["group"] == "Black")
+        & (rates["breakdown"] == "all")
+    ]
+    ratio = force.set_index("view")["ratio"]
+    # Black 1000 residents, White 2000 (one borough in this population: London = Lambeth x 2)
+    assert ratio["self"] == pytest.approx((20 / 2000) / (40 / 4000))
+    assert ratio["combined"] == pytest.approx((30 / 2000) / (46 / 4000))
+    assert ratio["not_stated_as_white"] == pytest.approx((20 / 2000) / (61 / 4000))
+    assert ratio["not_stated_as_black"] == pytest.approx((41 / 2000) / (40 / 4000))
+    assert ratio["not_stated_as_white"] < ratio["self"] < ratio["combined"]
+    assert ratio["combined"] < ratio["not_stated_as_black"]
+    outcomes = compare_outcomes(cube, context=context)
+    arrests = outcomes[
+        (outcomes["measure"] == "arrest_rate")
+        & (outcomes["geography_code"] == "all")
+        & (outcomes["area_filter"] == "all")
+        & (outcomes["group"] == "Black")
+    ].set_index("view")
+    assert arrests.loc["self", "rate"] == 0
+    assert arrests.loc["combined", "rate"] == pytest.approx(10 / 30)
+    assert arrests.loc["not_stated_as_black", "rate"] == pytest.approx(10 / 41)

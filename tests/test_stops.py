@@ -161,6 +161,101 @@ def test_files_are_written_with_the_contract_columns(bundled_run):
     )
 
 
+def test_not_stated_sensitivity_gives_combined_view_and_bounds(bundled_run):
+    review = bundled_run.review
+    rows = _rows(
+        review.disparity,
+        measure="search_rate",
+        geography_code="all",
+        breakdown="all",
+        group="Black",
+    ).set_index("view")
+    ratio = rows["ratio"]
+    # the headline is unchanged by the sensitivity views
+    assert review.headline["black_white_rate_ratio_self"]["ratio"] == pytest.approx(ratio["self"])
+    assert round(ratio["self"], 2) == 3.26
+    # not-stated searches are mostly officer-defined Black: the self-defined ratio understates
+    assert ratio["not_stated_as_white"] < ratio["self"] < ratio["combined"]
+    assert ratio["combined"] < ratio["not_stated_as_black"]
+    sens = review.headline["not_stated_sensitivity"]
+    assert sens["search_rate"]["self_defined_bias"] == "understates"
+    assert sens["not_stated_officer_black"] > sens["not_stated_officer_white"]
+    # the outcome test moves the other way: not-stated searches have a lower action rate
+    action = _rows(
+        review.disparity,
+        measure="action_rate",
+        geography_code="all",
+        area_filter="all",
+        group="Black",
+    ).set_index("view")["ratio"]
+    assert action["combined"] < action["self"]
+    assert sens["action_rate"]["self_defined_bias"] == "overstates"
+    table = pd.read_csv(bundled_run.files["disparity"])
+    views = set(table.loc[table["measure"] == "search_rate", "view"])
+    assert {"combined", "not_stated_as_white", "not_stated_as_black"} <= views
+    labelled = table[table["view"] == "not_stated_as_black"]["denominator_source"]
+    assert labelled.str.contains("every not-stated search counted as Black").all()
+    html = bundled_run.files["review"].read_text()
+    assert "Not-stated sensitivity" in html
+    assert f"{ratio['combined']:.2f}" in html and f"{ratio['not_stated_as_black']:.2f}" in html
+    assert "the self-defined headline understates the ratio" in html
+
+
+def test_review_map_gives_no_rate_colour_to_lsoas_with_few_searches(bundled_run):
+    import json as json_module
+
+    from hotspots.maps.stops import draw_review_map, suppressed_label
+    from hotspots.stops.classify import classify_searches
+    from hotspots.stops.local_rates import MAP_GROUPS
+
+    review = bundled_run.review
+    min_count = review.parameters["min_count"]
+    assert not [c for c in review.lsoa.columns if "class_value" in c]
+    folder = DATA / "police_uk" / "met_stop_and_search"
+    files = sorted(p for p in folder.glob("*.csv.gz") if PERIOD[0] <= p.name[:7] <= PERIOD[1])
+    searches = classify_searches(
+        load_searches(files, months=PERIOD).searches, unknown="unmapped"
+    ).searches
+    lsoa = review.lsoa[review.lsoa.geometry.notna()]
+    fmap = draw_review_map(review)
+    layers = {
+        child.layer_name: json_module.loads(child.payload)
+        for child in fmap._children.values()
+        if getattr(child, "_name", "") == "CompactPolygons"
+    }
+    checked = 0
+    for group in MAP_GROUPS:
+        chosen = searches if group == "all" else searches[searches["group_self"] == group]
+        raw = chosen[schema.LSOA21_CODE].value_counts().reindex(lsoa.index, fill_value=0)
+        small = raw.between(1, min_count - 1).to_numpy()
+        assert small.sum() > 0
+        name = next(
+            n
+            for n in layers
+            if n.startswith("Searches")
+            and (
+                group == "all"
+                and "residents (EB" in n
+                and " of " not in n
+                or f"of {group} people" in n
+            )
+        )
+        payload = layers[name]
+        classes = np.full(len(lsoa), -1)
+        classes[payload["index"]] = payload["classes"]
+        hidden = lsoa[f"suppressed_{group}"].to_numpy(dtype=bool)
+        assert hidden[small].all()
+        assert (classes[hidden] == 0).all()  # one grey class, whatever the rate
+        assert (classes[~hidden] != 0).all()
+        assert payload["styles"][0]["fillColor"] == "#cccccc"
+        assert lsoa.loc[hidden, f"smoothed_{group}"].isna().all()
+        checked += int(small.sum())
+    assert checked > 100
+    html = bundled_run.files["map"].read_text()
+    assert suppressed_label(min_count) in html
+    assert "colour from the smoothed rate" not in html
+
+
 # --- small hand-made inputs ----------------------------------------------------------------------
 
 
@@ -353,3 +448,21 @@ def test_review_map_renders_offline_in_chromium(bundled_run, tmp_path):
     assert "Searches per 1,000 residents (EB-smoothed)" in seen["layers"]
     assert "Hotspots: violence top 5% LSOAs" in seen["layers"]
     assert seen["polygons"] > 4_000
+
+
+def test_detect_hot_set_says_no_fdr_when_detect_ran_without_it(tmp_path):
+    from hotspots.stops.hotspot_share import detect_hotspots_from
+
+    folder = _fake_detect(tmp_path)
+    unknown = detect_hotspots_from(folder)
+    hot = next(s for s in unknown.sets if "Gi*" in s.name)
+    assert "FDR adjustment not recorded" in hot.description
+    for fdr, label, said in (
+        (False, "exact two-sided p ..., no FDR adjustment", "no FDR"),
+        (True, "exact two-sided p ..., Benjamini-Hochberg FDR", "Benjamini-Hochberg"),
+    ):
+        manifest = {"detect": {"options": {"fdr": fdr}, "gi_classes_drawn_from": label}}
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        hot = next(s for s in detect_hotspots_from(folder).sets if "Gi*" in s.name)
+        assert said in hot.description
+        assert ("Benjamini-Hochberg" in hot.description) is fdr

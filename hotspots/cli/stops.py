@@ -153,6 +153,14 @@ def print_stops_summary(result, seconds: float) -> None:  # type: ignore[no-unty
         f"{_ratio_text(h.get('black_white_rate_ratio_self'))}; officer-defined "
         f"{_ratio_text(h.get('black_white_rate_ratio_officer'))}."
     )
+    if h.get("black_white_rate_ratio_combined"):
+        console.print(
+            "Not-stated sensitivity: self-defined where stated, officer-defined otherwise "
+            f"{_ratio_text(h.get('black_white_rate_ratio_combined'))}; bounds "
+            f"{_ratio_text(h.get('black_white_rate_ratio_not_stated_as_white'))} (every "
+            "not-stated search White) to "
+            f"{_ratio_text(h.get('black_white_rate_ratio_not_stated_as_black'))} (every one Black)."
+        )
     table = Table(title="Outcomes by self-defined group (95% Wilson CI)", title_justify="left")
     for column in ("group", "arrest", "any action", "find"):
         table.add_column(column)

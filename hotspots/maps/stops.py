@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 
 from hotspots.core import schema
 from hotspots.stops.classify import ALL
@@ -24,6 +25,39 @@ def _legend_rows(breaks: np.ndarray, colours: tuple[str, ...], unit: str) -> lis
     return rows
 
 
+def suppressed_label(min_count: int) -> str:
+    """Legend label of the one class every suppressed LSOA shares."""
+    return f"fewer than {min_count} searches (suppressed), or withheld so one cannot be recovered"
+
+
+def review_map_classes(
+    smoothed: pd.Series, suppressed: pd.Series
+) -> tuple[list[int | None], np.ndarray]:
+    """Colour class per LSOA: 0 for every suppressed LSOA, else 1 + its rate class.
+
+    The classes come from the published (not suppressed) smoothed rates only, so neither
+    the colour of a suppressed LSOA nor the class breaks carry its rate.
+
+    Returns
+    -------
+    tuple
+        ``(classes, breaks)``: a class per LSOA (None: not drawn) and the upper bounds of
+        the rate classes (for the palette :data:`RATE_COLOURS`, after the suppressed class).
+    """
+    from hotspots.maps.draw import class_breaks, class_of
+
+    hidden = np.asarray(suppressed, dtype=bool)
+    shown = pd.Series(np.where(hidden, 0.0, np.asarray(smoothed, dtype=np.float64)))
+    shown = shown.fillna(0.0)
+    breaks = class_breaks(shown)
+    rate_classes = class_of(shown, breaks, len(RATE_COLOURS))
+    classes = [
+        0 if h else (None if c is None else c + 1)
+        for c, h in zip(rate_classes, hidden, strict=True)
+    ]
+    return classes, breaks
+
+
 def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: ignore[no-untyped-def]
     """Build the offline folium map of empirical-Bayes search rates per LSOA.
 
@@ -36,11 +70,10 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
 
     from hotspots.core.disclosure import suppress
     from hotspots.maps.draw import (
+        SUPPRESSED_COLOUR,
         Legend,
         SharedShapes,
         add_title_and_legends,
-        class_breaks,
-        class_of,
         escape_text,
         offline_map,
     )
@@ -51,6 +84,9 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
     fmap = offline_map(location=(centre.y, centre.x), zoom_start=10, tiles=tiles)
     min_count = int(review.parameters["min_count"])
     borough_names = boroughs["name"].to_dict()
+
+    hidden_text = f"fewer than {min_count} (suppressed), or withheld to protect one"
+    colours = (SUPPRESSED_COLOUR, *RATE_COLOURS)
 
     def fmt(value: float) -> str:
         return "not shown" if not np.isfinite(value) else f"{value:,.1f}"
@@ -63,7 +99,7 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
                 f"{name} ({code})",
                 borough_names.get(b, str(b)),
                 f"{int(r):,}",
-                "fewer than " + str(min_count) if hidden else suppress(n, min_count),
+                hidden_text if hidden else suppress(n, min_count),
                 fmt(raw),
                 fmt(sm),
             ]
@@ -84,8 +120,9 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
     shared.add_to(fmap)
     legends: list[Legend] = []
     for group in MAP_GROUPS:
-        values = lsoa[f"smoothed_class_value_{group}"].fillna(0)
-        breaks = class_breaks(values)
+        classes, breaks = review_map_classes(
+            lsoa[f"smoothed_{group}"], lsoa[f"suppressed_{group}"]
+        )
         title = (
             "Searches per 1,000 residents (EB-smoothed)"
             if group == ALL
@@ -96,7 +133,7 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
         if group != ALL:
             labels = (f"{group} residents", f"{group} searches", f"{group} per 1,000 (EB)")
             extra = [
-                [f"{int(r):,}", f"fewer than {min_count}" if h else suppress(n, min_count), fmt(s)]
+                [f"{int(r):,}", hidden_text if h else suppress(n, min_count), fmt(s)]
                 for r, n, h, s in zip(
                     lsoa[f"residents_{group}"],
                     lsoa[f"searches_{group}"].fillna(0),
@@ -107,15 +144,23 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
             ]
         shared.layer(
             name=title,
-            classes=class_of(values, breaks, len(RATE_COLOURS)),
-            colours=RATE_COLOURS,
+            classes=classes,
+            colours=colours,
             extra_labels=labels,
             extra_tooltips=extra,
             show=group == ALL,
             line_weight=0.1,
         ).add_to(fmap)
         if group == ALL:
-            legends.append(Legend(title, _legend_rows(breaks, RATE_COLOURS, "per 1,000")))
+            legends.append(
+                Legend(
+                    title,
+                    [
+                        (SUPPRESSED_COLOUR, suppressed_label(min_count)),
+                        *_legend_rows(breaks, RATE_COLOURS, "per 1,000"),
+                    ],
+                )
+            )
     outline_colours = ("#000000", "#1b7837", "#762a83", "#e08214")
     outline_rows: list[tuple[str, str]] = []
     k = 0
@@ -166,8 +211,10 @@ def draw_review_map(review: StopsReview, *, tiles: str | None = None):  # type: 
         ),
         legends=legends,
         note=(
-            f"Counts below {min_count} are shown as 'fewer than {min_count}' with no rate "
-            "(colour from the smoothed rate). Each group layer has its own quantile classes. "
+            f"LSOAs with 1 to {min_count - 1} searches, and those withheld so that such a count "
+            "cannot be recovered from a borough total, share one grey class with no rate in "
+            "colour, tooltip or data; classes come from the published rates only. Each group "
+            "layer has its own quantile classes. "
             "Residential population, not the people present. "
             "Contains public sector information licensed under the Open Government Licence v3.0."
         ),

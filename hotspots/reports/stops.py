@@ -319,6 +319,89 @@ def _rate_table(
     return out
 
 
+_SENSITIVITY_ROWS = (
+    ("self", "self-defined (headline)"),
+    ("combined", "self-defined where stated, officer-defined otherwise"),
+    ("not_stated_as_white", "bound: every not-stated search counted as White"),
+    ("not_stated_as_black", "bound: every not-stated search counted as Black"),
+)
+
+
+def _ratio_text(entry: dict | None) -> str:
+    if not entry or entry.get("ratio") is None:
+        return "suppressed"
+    return (
+        f"{_fmt_num(entry['ratio'], 2)} ({_fmt_num(entry['ci_low'], 2)}–"
+        f"{_fmt_num(entry['ci_high'], 2)})"
+    )
+
+
+def _sensitivity_context(review: StopsReview) -> dict[str, object]:
+    """Rows and the sentences of the not-stated sensitivity analysis, from the headline."""
+    s = review.headline.get("not_stated_sensitivity") or {}
+    p = review.parameters
+    rows = []
+    for view, label in _SENSITIVITY_ROWS:
+        rate = (s.get("search_rate") or {}).get(view)
+        rows.append(
+            {
+                "view": label,
+                "rate": (
+                    f"{_fmt_num(rate['black_rate'])} vs {_fmt_num(rate['white_rate'])}"
+                    if rate and rate.get("black_rate") is not None
+                    else "suppressed"
+                ),
+                "search_ratio": _ratio_text(rate),
+                "arrest_ratio": _ratio_text((s.get("arrest_rate") or {}).get(view)),
+                "action_ratio": _ratio_text((s.get("action_rate") or {}).get(view)),
+            }
+        )
+    search = s.get("search_rate") or {}
+    action = s.get("action_rate") or {}
+    arrest = s.get("arrest_rate") or {}
+    text = ""
+    if "combined" in search and "self" in search and search["self"].get("ratio") is not None:
+        share = review.headline.get("share_self_defined_not_stated")
+        counts = ", ".join(
+            f"{int(s[f'not_stated_officer_{g}']):,} as {g.capitalize()}"
+            for g in ("black", "white", "asian", "other")
+            if s.get(f"not_stated_officer_{g}") is not None
+        )
+        bias = search.get("self_defined_bias", "equals")
+        text = (
+            f"In {p['force_name']}, {p['period']}, "
+            f"{int(s['not_stated_searches']):,} searches ({_fmt_num(100 * share)}%) have no "
+            f"self-defined ethnicity and are left out of the self-defined rates. Officers "
+            f"recorded {counts}. Counting each of them in its officer-defined group gives a "
+            f"Black/White search-rate ratio of {_ratio_text(search['combined'])} against "
+            f"{_ratio_text(search['self'])} self-defined: the self-defined headline "
+            f"{bias} the ratio"
+            + (" (it is biased downwards)" if bias == "understates" else "")
+            + (" (it is biased upwards)" if bias == "overstates" else "")
+            + ". Whatever their ethnicity, the ratio lies between "
+            f"{_ratio_text(search.get('not_stated_as_white'))} (every not-stated search White) "
+            f"and {_ratio_text(search.get('not_stated_as_black'))} (every one Black)."
+        )
+        if "combined" in action and "self" in action:
+            abias = action.get("self_defined_bias", "equals")
+            ns_rate = s.get("not_stated_action_rate")
+            text += (
+                " The not-stated searches end in any action less often ("
+                + (f"{_fmt_num(100 * ns_rate)}%" if ns_rate is not None else "–")
+                + f" against {_fmt_num(100 * action['self']['black_rate'])}% of self-defined "
+                f"Black and {_fmt_num(100 * action['self']['white_rate'])}% of White people's "
+                f"searches), so the outcome test moves too: the Black/White ratio of any-action "
+                f"rates is {_ratio_text(action['combined'])} combined against "
+                f"{_ratio_text(action['self'])} self-defined (the self-defined test {abias} it"
+                + (", biased upwards" if abias == "overstates" else "")
+                + (", biased downwards" if abias == "understates" else "")
+                + f"; all-White to all-Black scenarios {_ratio_text(action.get('not_stated_as_white'))}"
+                f" and {_ratio_text(action.get('not_stated_as_black'))}), and of arrest rates "
+                f"{_ratio_text(arrest.get('combined'))} against {_ratio_text(arrest.get('self'))}."
+            )
+    return {"rows": rows, "text": text}
+
+
 def render_review(review: StopsReview, *, manifest: dict[str, object], map_file: str) -> str:
     """Render ``review.html`` (jinja2, autoescaped; figures embedded as PNG; no script)."""
     import jinja2
@@ -592,6 +675,7 @@ def render_review(review: StopsReview, *, manifest: dict[str, object], map_file:
         "h": h,
         "fmt": _fmt_num,
         "rates": rates,
+        "sensitivity": _sensitivity_context(review),
         "bands": bands,
         "boroughs": borough_rows,
         "outcomes": outcome_rows,

@@ -33,9 +33,7 @@ class StopsResult:
 
 
 def _published_lsoa(review: StopsReview) -> pd.DataFrame:
-    table = pd.DataFrame(review.lsoa.drop(columns="geometry"))
-    keep = [c for c in table.columns if not c.startswith("smoothed_class_value_")]
-    return table[keep].reset_index()
+    return pd.DataFrame(review.lsoa.drop(columns="geometry")).reset_index()
 
 
 def run_stops(

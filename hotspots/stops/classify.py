@@ -42,7 +42,29 @@ UNLOCATED_FILTER = "no location"
 VIEWS = {"self": schema.SELF_ETHNICITY, "officer": schema.OFFICER_ETHNICITY}
 
 
-VIEW_LABELS = {"self": "self-defined", "officer": "officer-defined"}
+COMBINED_VIEW = "combined"
+"""Self-defined group where stated, else the officer-defined group (``group_combined``)."""
+
+
+NOT_STATED_AS_WHITE = "not_stated_as_white"
+"""Sensitivity bound: self-defined groups with every not-stated search counted as White."""
+
+
+NOT_STATED_AS_BLACK = "not_stated_as_black"
+"""Sensitivity bound: self-defined groups with every not-stated search counted as Black."""
+
+
+SENSITIVITY_VIEWS = (COMBINED_VIEW, NOT_STATED_AS_WHITE, NOT_STATED_AS_BLACK)
+"""Views of the not-stated sensitivity analysis (force area, all bands, all searches only)."""
+
+
+VIEW_LABELS = {
+    "self": "self-defined",
+    "officer": "officer-defined",
+    COMBINED_VIEW: "self-defined where stated, officer-defined otherwise",
+    NOT_STATED_AS_WHITE: "self-defined, every not-stated search counted as White",
+    NOT_STATED_AS_BLACK: "self-defined, every not-stated search counted as Black",
+}
 
 
 GROUP_ORDER = (ALL, *ETHNIC_GROUPS, NOT_STATED, UNMAPPED)
@@ -333,6 +355,8 @@ def classify_searches(searches: pd.DataFrame, *, unknown: str = "raise") -> Clas
         out[f"group_{view}"] = mapped.to_numpy()
         if counts:
             unmapped[column] = counts
+    stated = ~pd.Series(out["group_self"]).isin([NOT_STATED, UNMAPPED]).to_numpy()
+    out[f"group_{COMBINED_VIEW}"] = np.where(stated, out["group_self"], out["group_officer"])
     outcome, counts = _lookup(searches[schema.OUTCOME], OUTCOMES, what="outcome", unknown=unknown)
     if counts:
         unmapped[schema.OUTCOME] = counts

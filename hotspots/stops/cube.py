@@ -11,9 +11,14 @@ from hotspots.core.errors import InputError, SchemaError
 from hotspots.stops.classify import (
     ALL,
     BAND_VALUES,
+    COMBINED_VIEW,
     DEFAULT_MIN_COUNT,
     FORCE_CODE,
     GROUP_ORDER,
+    NOT_STATED,
+    NOT_STATED_AS_BLACK,
+    NOT_STATED_AS_WHITE,
+    REFERENCE_GROUP,
     UNLOCATED_CODE,
     UNLOCATED_FILTER,
     UNMAPPED,
@@ -268,3 +273,115 @@ def suppress_cube(cube: pd.DataFrame, *, min_count: int = DEFAULT_MIN_COUNT) -> 
     return cube.assign(
         suppressed=suppress_cells(cube["count"].to_numpy(), equations, min_count=min_count)
     )
+
+
+def sensitivity_cube(
+    classified: ClassifiedSearches,
+    cube: pd.DataFrame,
+    *,
+    min_count: int = DEFAULT_MIN_COUNT,
+) -> pd.DataFrame:
+    """Cube cells of the not-stated sensitivity views, for the whole force area only.
+
+    Three views, each with every kind and group, all bands and all searches
+    (``dimension = "all"``, ``area_filter = "all"``, ``geography_code = "all"``):
+
+    * ``combined``: the self-defined group where stated, else the officer-defined group
+      (``group_combined`` of :func:`classify_searches`);
+    * ``not_stated_as_white`` / ``not_stated_as_black``: the self-defined counts with every
+      not-stated search added to White (Black). For the search-rate ratio of Black against
+      White these are the lower and upper bounds over every way of sharing the not-stated
+      searches out among the groups.
+
+    Disclosure control: the published self-defined cube stays as it is. A combined cell is
+    withheld when its count is from 1 to ``min_count - 1``, or when it differs from the
+    self-defined cell by 1 to ``min_count - 1`` (the difference is a count of not-stated
+    searches reassigned, which subtraction would reveal), then secondarily within each
+    view's groups (:func:`suppress_cells`). A bound cell is withheld when a self-defined
+    cell it is made of is.
+
+    Parameters
+    ----------
+    classified
+        From :func:`classify_searches`.
+    cube
+        The suppressed cube (:func:`suppress_cube`) with the ``self`` view.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`CUBE_KEYS`, ``count`` and ``suppressed``; append it to the cube.
+    """
+    if "suppressed" not in cube:
+        raise SchemaError("the cube has no 'suppressed' column; run suppress_cube first.")
+    frame = classified.searches
+    base = cube[
+        (cube["view"] == "self")
+        & (cube["geography_code"] == FORCE_CODE)
+        & (cube["dimension"] == ALL)
+        & (cube["area_filter"] == ALL)
+    ]
+    self_cells = base.set_index(["kind", "group"])
+    indicators = _indicators(frame)
+    combined_group = frame[f"group_{COMBINED_VIEW}"].to_numpy(dtype=object)
+    groups = [g for g in GROUP_ORDER if g != ALL]
+    if UNMAPPED not in set(combined_group) and UNMAPPED not in set(base["group"]):
+        groups = [g for g in groups if g != UNMAPPED]
+    by = indicators.groupby(pd.Series(combined_group, index=frame.index)).sum()
+    by = by.reindex(groups, fill_value=0)
+    pieces = []
+    for view in (COMBINED_VIEW, NOT_STATED_AS_WHITE, NOT_STATED_AS_BLACK):
+        for kind in indicators.columns:
+            counts: dict[str, int] = {}
+            pre: dict[str, bool] = {}
+
+            def self_cell(group: str, kind: str = kind) -> tuple[int, bool]:
+                if (kind, group) not in self_cells.index:
+                    return 0, False
+                row = self_cells.loc[(kind, group)]
+                return int(row["count"]), bool(row["suppressed"])
+
+            for group in groups:
+                own, own_hidden = self_cell(group)
+                if view == COMBINED_VIEW:
+                    counts[group] = int(by.loc[group, kind])
+                    moved = abs(counts[group] - own)
+                    pre[group] = 0 < moved < min_count
+                else:
+                    target = REFERENCE_GROUP if view == NOT_STATED_AS_WHITE else "Black"
+                    ns, ns_hidden = self_cell(NOT_STATED)
+                    if group == NOT_STATED:
+                        counts[group], pre[group] = 0, False
+                    elif group == target:
+                        counts[group], pre[group] = own + ns, own_hidden or ns_hidden
+                    else:
+                        counts[group], pre[group] = own, own_hidden
+            total, total_hidden = self_cell(ALL)
+            names = [ALL, *groups]
+            values = np.array([total, *(counts[g] for g in groups)], dtype=np.float64)
+            hidden = suppress_cells(
+                values,
+                [np.arange(len(names))],
+                min_count=min_count,
+                presuppressed=np.array([total_hidden, *(pre[g] for g in groups)]),
+            )
+            if hidden[0] and not total_hidden:
+                # the total is published in the self view: a withheld part could be
+                # recovered from it, so every part is withheld
+                hidden[1:] |= values[1:] > 0
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "kind": kind,
+                        "view": view,
+                        "geography_code": FORCE_CODE,
+                        "group": names,
+                        "dimension": ALL,
+                        "band": "",
+                        "area_filter": ALL,
+                        "count": values.astype(np.int64),
+                        "suppressed": hidden,
+                    }
+                )
+            )
+    return pd.concat(pieces, ignore_index=True)[[*CUBE_KEYS, "count", "suppressed"]]

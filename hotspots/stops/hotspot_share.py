@@ -255,6 +255,20 @@ def violence_hotspots(
     )
 
 
+def _detect_gi_text(detect: dict) -> str:
+    """Say how a detect run classified its Gi* hot places, FDR or no FDR, from its manifest."""
+    label = str(detect.get("gi_classes_drawn_from") or "")
+    options = detect.get("options") or {}
+    fdr = options.get("fdr")
+    if label and ("no FDR" in label or "Benjamini-Hochberg" in label):
+        return f"as classified by detect: {label}"
+    if fdr is True:
+        return "as classified by detect, Benjamini-Hochberg FDR"
+    if fdr is False:
+        return "as classified by detect, no FDR adjustment"
+    return "as classified by detect; FDR adjustment not recorded"
+
+
 def detect_hotspots_from(path: str | Path, *, top_share: float = DEFAULT_TOP_SHARE) -> HarmAreas:
     """Read the hot places of a ``hotspots detect`` output folder.
 
@@ -294,10 +308,12 @@ def detect_hotspots_from(path: str | Path, *, top_share: float = DEFAULT_TOP_SHA
     if missing:
         raise SchemaError(f"{folder} detect table lacks {missing}; re-run hotspots detect.")
     what = "harm"
+    gi_text = "as classified by detect; FDR adjustment not recorded (no manifest.json)"
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         detect = manifest.get("detect") or {}
+        gi_text = _detect_gi_text(detect)
         period = detect.get("period") or []
         types = detect.get("crime_types") or []
         harm_table = (manifest.get("parameters") or {}).get("harm_table", "")
@@ -325,7 +341,7 @@ def detect_hotspots_from(path: str | Path, *, top_share: float = DEFAULT_TOP_SHA
         prefix="detect",
         top_share=top_share,
         harm_source=f"detect {what}",
-        gi_text="as classified by detect",
+        gi_text=gi_text,
     )
     return HarmAreas(
         places=places,

@@ -99,6 +99,5 @@ def lsoa_search_rates(
         out[f"searches_{group}"] = np.where(hidden, np.nan, counts.to_numpy(dtype=np.float64))
         out[f"rate_{group}"] = np.where(hidden, np.nan, raw)
         out[f"smoothed_{group}"] = np.where(hidden, np.nan, smoothed)
-        out[f"smoothed_class_value_{group}"] = smoothed
         out[f"suppressed_{group}"] = hidden
     return out

@@ -38,12 +38,16 @@ from hotspots.core.errors import InputError, SchemaError
 from hotspots.stops.classify import (
     ACTION_OUTCOMES,
     ALL,
+    COMBINED_VIEW,
     CONFIDENCE,
     DEFAULT_MIN_COUNT,
     FORCE_CODE,
     NOT_RECORDED,
     NOT_STATED,
+    NOT_STATED_AS_BLACK,
+    NOT_STATED_AS_WHITE,
     REFERENCE_GROUP,
+    SENSITIVITY_VIEWS,
     UNLOCATED_CODE,
     UNMAPPED,
     classify_searches,
@@ -56,7 +60,7 @@ from hotspots.stops.compare import (
     compare_rates,
     compare_shares,
 )
-from hotspots.stops.cube import CUBE_KEYS, count_searches, suppress_cube
+from hotspots.stops.cube import CUBE_KEYS, count_searches, sensitivity_cube, suppress_cube
 from hotspots.stops.hotspot_share import (
     BUNDLED,
     DEFAULT_TOP_SHARE,
@@ -328,7 +332,7 @@ def _headline(
         return None if math.isnan(number) else number
 
     headline: dict[str, object] = {}
-    for view in ("self", "officer"):
+    for view in ("self", "officer", *SENSITIVITY_VIEWS):
         black = row("search_rate", "Black", view=view)
         white = row("search_rate", "White", view=view)
         if black is not None and white is not None:
@@ -358,6 +362,7 @@ def _headline(
             if (r := row(measure, group)) is not None
         }
     headline["outcomes_self_defined"] = outcomes
+    headline["not_stated_sensitivity"] = _sensitivity(row, plain)
     headline["find_flag"] = find_status
     headline["hotspots"] = sets.to_dict(orient="records")
     headline["missing_months"] = months.missing_ranges()
@@ -372,6 +377,44 @@ def _headline(
         plain(no_location["share"].iloc[0]) if len(no_location) else None
     )
     return headline
+
+
+def _sensitivity(row, plain) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Black/White ratios of the self-defined, combined and bound views, and the bias direction."""
+    out: dict[str, object] = {}
+    for measure in ("search_rate", "arrest_rate", "action_rate"):
+        entry: dict[str, object] = {}
+        for view in ("self", *SENSITIVITY_VIEWS):
+            black, white = row(measure, "Black", view=view), row(measure, "White", view=view)
+            if black is None or white is None:
+                continue
+            entry[view] = {
+                "ratio": plain(black["ratio"]),
+                "ci_low": plain(black["ratio_ci_low"]),
+                "ci_high": plain(black["ratio_ci_high"]),
+                "black_rate": plain(black["rate"]),
+                "white_rate": plain(white["rate"]),
+                "black_numerator": plain(black["numerator"]),
+                "white_numerator": plain(white["numerator"]),
+            }
+        own = (entry.get("self") or {}).get("ratio")
+        combined = (entry.get(COMBINED_VIEW) or {}).get("ratio")
+        if own is not None and combined is not None:
+            entry["self_defined_bias"] = (
+                "understates" if own < combined else "overstates" if own > combined else "equals"
+            )
+        out[measure] = entry
+    not_stated = row("search_share", NOT_STATED)
+    out["not_stated_searches"] = plain(not_stated["numerator"]) if not_stated is not None else None
+    for group in ("Black", "White", "Asian", "Other"):
+        moved = row("search_rate", group, view=COMBINED_VIEW)
+        own = row("search_rate", group)
+        if moved is not None and own is not None:
+            a, b = plain(moved["numerator"]), plain(own["numerator"])
+            out[f"not_stated_officer_{group.lower()}"] = None if a is None or b is None else a - b
+    action = row("action_rate", NOT_STATED)
+    out["not_stated_action_rate"] = plain(action["rate"]) if action is not None else None
+    return out
 
 
 def review_stops(
@@ -472,6 +515,9 @@ def review_stops(
 
     cube = count_searches(classified, geographies=geographies, area_filters=filters)
     cube = suppress_cube(cube, min_count=min_count)
+    cube = pd.concat(
+        [cube, sensitivity_cube(classified, cube, min_count=min_count)], ignore_index=True
+    )
     context = Context(
         period=period_text,
         months_with_data=month_check.present,
@@ -516,7 +562,7 @@ def review_stops(
             )
         )
     parts.append(year_on_year(_without_short(monthly), context=context, min_count=min_count))
-    disparity = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    disparity = _label_sensitivity(pd.concat([p for p in parts if len(p)], ignore_index=True))
 
     mix = context_mix(classified, cube=cube, min_count=min_count)
     quality = _quality(cube, mix, classified.searches, min_count=min_count)
@@ -586,6 +632,25 @@ def review_stops(
         harm_places=tuple(harm_sources),
         boroughs=boroughs.polygons,
     )
+
+
+SENSITIVITY_NOTES = {
+    COMBINED_VIEW: "sensitivity: self-defined group where stated, officer-defined otherwise",
+    NOT_STATED_AS_WHITE: "sensitivity bound: every not-stated search counted as White",
+    NOT_STATED_AS_BLACK: "sensitivity bound: every not-stated search counted as Black",
+}
+"""What each not-stated sensitivity view is, stated on its rows (``denominator_source``)."""
+
+
+def _label_sensitivity(disparity: pd.DataFrame) -> pd.DataFrame:
+    """State the sensitivity scenario on every row of the sensitivity views."""
+    out = disparity.copy()
+    for view, note in SENSITIVITY_NOTES.items():
+        chosen = out["view"] == view
+        out.loc[chosen, "denominator_source"] = (
+            out.loc[chosen, "denominator_source"].fillna("").astype(str) + "; " + note
+        ).str.lstrip("; ")
+    return out
 
 
 def _relabel(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
