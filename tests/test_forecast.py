@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -233,3 +234,87 @@ def test_counts_and_ewma_definitions():
     np.testing.assert_allclose(F.m_ewma(h, c, horizon=1, half_life=6)[1], 2.0)
     w = 0.5 ** (np.arange(23, -1, -1) / 12)
     assert F.m_ewma(h, c, horizon=1, half_life=12)[0] == pytest.approx(w[-12:].sum() / w.sum())
+
+
+# --- forecast_cells / forecast_areas on the bundled real data ---------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def burglary_store(tmp_path_factory):
+    """The bundled Met burglary (2022-09..2024-08) ingested once."""
+    from hotspots.ingest.pipeline import ingest_to_store
+    from hotspots.ingest.read import london_settings
+
+    out = tmp_path_factory.mktemp("fstore") / "store"
+    ingest_to_store([DATA / "police_uk" / "met_burglary"], out, settings=london_settings())
+    return out
+
+
+@pytest.fixture(scope="module")
+def boroughs():
+    from hotspots.geo.boundaries import london_boroughs
+
+    return london_boroughs()
+
+
+def test_forecast_cells_table_and_short_history_fallback(burglary_store, boroughs):
+    from hotspots.detect.forecast import forecast_cells
+
+    fc = forecast_cells(burglary_store, boroughs, until="2024-08", horizon=6)
+    places = fc.places
+    assert list(places.columns) == [
+        "cell",
+        "borough_code",
+        "borough",
+        "expected_incidents",
+        "expected_harm",
+        "rank",
+        "method",
+    ]
+    assert places["cell"].is_monotonic_increasing and places["cell"].is_unique
+    assert sorted(places["rank"]) == list(range(1, len(places) + 1))
+    assert (places["expected_harm"] >= 0).all() and places["expected_incidents"].notna().all()
+    top = places.sort_values("rank")["expected_harm"].to_numpy()
+    assert (np.diff(top) <= 0).all()  # rank 1 = most expected harm
+    # 24 months is too short for the inner backtest at horizon 6: counts, and it says so
+    assert fc.method == "counts" and "only 24 months" in fc.reason
+    assert fc.forecast_months == ("2024-09", "2025-02")
+
+
+def test_forecast_cells_never_reads_after_until(burglary_store, boroughs):
+    from hotspots.aggregates.store import aggregate_store
+    from hotspots.detect.forecast import forecast_cells
+
+    fc = forecast_cells(burglary_store, boroughs, until="2023-12", horizon=6, method="counts")
+    year = aggregate_store(burglary_store, months=("2023-01", "2023-12"))
+    assert fc.history == ("2022-09", "2023-12")
+    assert fc.places["expected_incidents"].sum() == pytest.approx(year.bins["count"].sum() / 2)
+    ewma = forecast_cells(burglary_store, boroughs, until="2023-12", method="ewma", seed=1)
+    assert ewma.method == "ewma" and (ewma.places["expected_incidents"] >= 0).all()
+
+
+def test_forecast_cells_rejects_a_bad_request(burglary_store, boroughs):
+    from hotspots.core.errors import InputError
+    from hotspots.detect.forecast import forecast_cells
+
+    with pytest.raises(InputError, match="YYYY-MM"):
+        forecast_cells(burglary_store, boroughs, until="August")
+    with pytest.raises(InputError, match="unknown forecast method"):
+        forecast_cells(burglary_store, boroughs, until="2024-08", method="magic")
+    with pytest.raises(InputError, match="no month up to"):
+        forecast_cells(burglary_store, boroughs, until="2020-01")
+
+
+def test_forecast_areas_on_ward_counts():
+    from hotspots.detect.forecast import forecast_areas
+    from hotspots.geo.boundaries import london_wards
+    from hotspots.ingest.area_counts import read_area_counts
+
+    path = DATA / "police_uk" / "mps_area_counts" / "recorded-crime-ward_202402-202408.csv.gz"
+    counts = read_area_counts(path, majors=("VIOLENCE AGAINST THE PERSON",))
+    fc = forecast_areas(counts, london_wards(), until="2024-08", horizon=3)
+    assert list(fc.places.columns[:3]) == ["area", "area_name", "borough"]
+    assert sorted(fc.places["rank"]) == list(range(1, len(fc.places) + 1))
+    assert fc.method == "counts" and "per km²" in fc.choices["rank"]
