@@ -318,3 +318,33 @@ def test_forecast_areas_on_ward_counts():
     assert list(fc.places.columns[:3]) == ["area", "area_name", "borough"]
     assert sorted(fc.places["rank"]) == list(range(1, len(fc.places) + 1))
     assert fc.method == "counts" and "per km²" in fc.choices["rank"]
+
+
+def test_forecast_command_writes_table_rejects_and_manifest(burglary_store, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "hotspots.cli.main", "forecast", str(burglary_store)]
+    result = subprocess.run(
+        [*argv, "--until", "2024-02", "--horizon", "3", "--method", "ewma", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("forecast.parquet", "forecast.csv", "rejects.csv", "manifest.json"):
+        assert (out / name).is_file(), name
+    table = pd.read_parquet(out / "forecast.parquet")
+    assert table["method"].eq("ewma").all() and table["rank"].min() == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "forecast"
+    assert manifest["forecast"]["forecast_months"] == ["2024-03", "2024-05"]
+    bad = subprocess.run(
+        [*argv, "--until", "2024-8x", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "YYYY-MM" in bad.stderr and "Traceback" not in bad.stderr
