@@ -18,8 +18,9 @@ from the stages above it in this list** (and from itself, with no cycles);
 5. ``harm``: offence -> harm weight tables
 6. ``ingest``: validate, geocode and weight rows; into memory or into a store; area counts
 7. ``aggregates``: per-cell, per-month and per-point sums, from a frame or a store
-8. ``methods``: counts, concentration, kernel density, Gi*, clusters, emerging trends
-9. ``detect``: every method side by side on one set of aggregates
+8. ``methods``: counts, concentration, kernel density, Gi*, clusters, emerging trends,
+   forecasts
+9. ``detect``: every method side by side on one set of aggregates; forecasts per cell/area
 10. ``evaluate``: rolling-origin backtests and verdicts
 11. ``task``: teams, candidate places, dosage, the patrol optimiser
 12. ``stops``: the stop-and-search review (classify, rates, outcomes, hotspot share)
@@ -67,6 +68,9 @@ _PUBLIC = {
     "detect_area_hotspots": "hotspots.detect.points",
     "detect_hotspots": "hotspots.detect.points",
     "run_detect": "hotspots.detect.points",
+    "Forecast": "hotspots.detect.forecast",
+    "forecast_areas": "hotspots.detect.forecast",
+    "forecast_cells": "hotspots.detect.forecast",
     "custom_layers": "hotspots.geo.boundaries",
     "london_boroughs": "hotspots.geo.boundaries",
     "london_layers": "hotspots.geo.boundaries",
@@ -114,6 +118,7 @@ _PUBLIC = {
     "choose_bandwidth": "hotspots.methods.kde",
     "density_per_cell": "hotspots.methods.kde",
     "kernel_density": "hotspots.methods.kde",
+    "forecast_matrix": "hotspots.methods.forecast_select",
 }
 """Public name -> the module that defines it."""
 

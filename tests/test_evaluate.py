@@ -382,7 +382,7 @@ def test_real_backtest_writes_a_well_formed_table(real_run):
     # one row per origin, method, coverage, borough, measure and metric
     key = ["origin", "method", "coverage", "borough", "measure", "metric"]
     assert not table.duplicated(key).any()
-    assert len(table) == 3 * 7 * 4 * 34 * (2 + 2 * 6)
+    assert len(table) == 3 * len(METHODS) * 4 * 34 * (2 + 2 * 6)
     whole = table[(table["borough"] == ALL) & (table["metric"] != "cells")]
     assert whole["value"].notna().all()
     hit = table[table["metric"] == "hit_rate"]["value"].dropna()

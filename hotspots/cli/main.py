@@ -14,6 +14,7 @@ import click
 from hotspots.cli.demo import demo
 from hotspots.cli.detect import detect
 from hotspots.cli.evaluate import evaluate
+from hotspots.cli.forecast import forecast
 from hotspots.cli.ingest import ingest
 from hotspots.cli.options import CommandGroup
 from hotspots.cli.stops import stops
@@ -29,7 +30,7 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
-for _command in (ingest, detect, evaluate, task, stops, verify, demo):
+for _command in (ingest, detect, forecast, evaluate, task, stops, verify, demo):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,6 +32,8 @@ gi_star    Gi* z of harm per cell (significant hot cells first, as classes follo
 clusters   harm of the DBSCAN cluster holding the cell, then the cell's own harm
 emerging   new / consecutive / intensifying / persistent hot spots first, then harm
 last_month incidents in the last month of the window (baseline)
+counts_12m incidents in the 12 months before the origin (baseline: an analyst's spreadsheet;
+           the window's months when ``window`` is shorter than 12, and the notes say so)
 random     a random order drawn afresh for every origin (baseline; PAI near 1)
 ========== ===========================================================================
 
@@ -75,15 +77,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("harm", "kde", "gi_star", "clusters", "emerging", "last_month", "random")
-"""Every method the backtest can run, in report order (the last two are baselines)."""
-BASELINES = ("last_month", "random")
+METHODS = (
+    "harm",
+    "kde",
+    "gi_star",
+    "clusters",
+    "emerging",
+    "counts_12m",
+    "last_month",
+    "random",
+)
+"""Every method the backtest can run, in report order (the last three are baselines)."""
+BASELINES = ("counts_12m", "last_month", "random")
 METHOD_LABELS = {
     "harm": "harm per cell",
     "kde": "kernel density",
     "gi_star": "Gi* z",
     "clusters": "DBSCAN clusters",
     "emerging": "emerging trends",
+    "counts_12m": "12-month counts (baseline)",
     "last_month": "last month (baseline)",
     "random": "random (baseline)",
 }
@@ -162,6 +174,7 @@ class _Window:
     train: dict[str, np.ndarray]  # measure -> training totals
     test: dict[str, np.ndarray]  # measure -> test totals
     last_counts: np.ndarray
+    year_counts: np.ndarray  # incidents in the 12 months (at most the window) before the origin
     incidents: gpd.GeoDataFrame
     count_cube: pd.DataFrame  # cells x training months of counts (for emerging)
 
@@ -210,6 +223,8 @@ def _scores(
         return (harm,)
     if method == "last_month":
         return (window.last_counts,)
+    if method == "counts_12m":
+        return (window.year_counts,)
     if method == "random":
         return (random_scores,)
     if method == "kde":
@@ -486,6 +501,13 @@ def backtest(
     origin_rows = []
     method_seconds = dict.fromkeys(chosen, 0.0)
     forecast_factor = horizon / window_months
+    year_months = min(12, window_months)
+    if "counts_12m" in chosen and window_months < 12:
+        notes["counts_12m"] = (
+            f"the window is {window_months} months, shorter than 12: the 12-month-counts "
+            f"baseline counts the {window_months} months of the window instead (use --window "
+            "12 or more for the real baseline)"
+        )
     for step, origin in enumerate(origins):
         o = months.get_loc(pd.Period(origin.label, freq="M"))
         train_slice = slice(o - window_months, o)
@@ -502,6 +524,7 @@ def backtest(
                 "harm": harm_cube[:, test_slice].sum(axis=1),
             },
             last_counts=counts_cube[:, o - 1],
+            year_counts=counts_cube[:, o - year_months : o].sum(axis=1),
             incidents=placed[np.asarray(in_window)],
             count_cube=count_frame.iloc[:, train_slice],
         )
@@ -641,6 +664,10 @@ def _describe_method(method: str, options: DetectOptions) -> str:
         "emerging": (
             "emerging hot-spot classes over the window's months; new, consecutive, "
             "intensifying and persistent hot spots first, then every cell by harm"
+        ),
+        "counts_12m": (
+            "incidents per cell in the 12 months before the origin (baseline; the plain "
+            "counts any analyst would use)"
         ),
         "last_month": "incidents per cell in the last month of the window (baseline)",
         "random": "a fresh random order of the cells at every origin (baseline)",

@@ -30,6 +30,7 @@ OKABE_ITO = {
     "gi_star": "#CC79A7",
     "clusters": "#009E73",
     "emerging": "#E69F00",
+    "counts_12m": "#F0E442",
     "last_month": "#56B4E9",
     "random": "#999999",
 }
@@ -281,10 +282,12 @@ def render_evaluation_report(
             if v is None:
                 cells.append("–")
                 continue
+            year = v.baselines.get("counts_12m", {})
             base = v.baselines.get("last_month", {})
             rand = v.baselines.get("random", {})
             cells.append(
                 f"{METHOD_LABELS[v.method]} {v.median:.2f}"
+                + (f"; 12-month counts {year['median']:.2f}" if year else "")
                 + (f"; last month {base['median']:.2f}" if base else "")
                 + (f"; random {rand['median']:.2f}" if rand else "")
             )
