@@ -172,17 +172,29 @@ def evaluate(
             title=f"Best method per coverage, scored on {what} (median PAI across origins)",
             title_justify="left",
         )
-        for column in ("area", "best method", "PAI [IQR]", "last month", "random"):
+        for column in (
+            "area",
+            "best method",
+            "PAI [IQR]",
+            "12-month counts",
+            "last month",
+            "random",
+        ):
             table.add_column(column)
+
+        def against(baseline: dict | None) -> str:
+            if not baseline:
+                return "-"
+            return f"{baseline['median']:.2f} (x{baseline['ratio_median']:.2f})"
+
         for verdict in (v for v in result.verdicts if v.measure == measure):
-            base = verdict.baselines.get("last_month")
-            rand = verdict.baselines.get("random")
             table.add_row(
                 f"{verdict.coverage:g}%",
                 METHOD_LABELS[verdict.method],
                 f"{verdict.median:.2f} [{verdict.q25:.2f}-{verdict.q75:.2f}]",
-                f"{base['median']:.2f} (x{base['ratio_median']:.2f})" if base else "-",
-                f"{rand['median']:.2f} (x{rand['ratio_median']:.2f})" if rand else "-",
+                against(verdict.baselines.get("counts_12m")),
+                against(verdict.baselines.get("last_month")),
+                against(verdict.baselines.get("random")),
             )
         console.print(table)
     console.print(
