@@ -144,6 +144,20 @@ def test_cells_parquet_is_a_cells_table_for_the_api(detected):
     assert (again["gi_class"] == cells["gi_class"]).all()
 
 
+def test_rank_follows_a_forecast_with_24_months_of_history(detected):
+    """The bundled store holds 24 months: rank = forecast harm, harm_rank = observed harm."""
+    out, _ = detected
+    cells = gpd.read_parquet(out / "cells.parquet")
+    choices = json.loads((out / "manifest.json").read_text())["automatic_choices"]
+    assert choices["rank"].startswith("rank = forecast harm over 2024-09..2025-02")
+    assert "24 months of history" in choices["rank"]
+    assert {"expected_harm", "harm_rank"} <= set(cells.columns)
+    assert sorted(cells["rank"]) == list(range(1, len(cells) + 1))
+    best = cells.sort_values("rank").iloc[0]
+    assert best["expected_harm"] == cells["expected_harm"].max()
+    assert "forecast harm" in (out / "report.html").read_text()
+
+
 def test_place_per_cell_and_monthly_totals_from_a_frame():
     """Five hand-made incidents in two cells: the commonest name wins, months are filled."""
     import geopandas as gpd

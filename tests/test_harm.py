@@ -166,6 +166,8 @@ def test_detect_leaves_police_generated_offences_out_of_the_harm_layer(tmp_path)
         manifest = json.loads((out / "manifest.json").read_text())
         totals[bool(flag)] = (int(cells["incidents"].sum()), manifest)
         assert "police_generated" in manifest["automatic_choices"]
+        # six months read: no forecast, and the run says why
+        assert "needs at least 24 months" in manifest["automatic_choices"]["rank"]
         assert (
             "police-generated" in (out / "report.html").read_text()
             or "police mostly" in (out / "report.html").read_text()

@@ -197,9 +197,17 @@ def _describe_clusters(parameters: dict[str, object]) -> str:
     )
 
 
+FORECAST_MIN_MONTHS = 24
+"""History needed before ``rank`` follows a forecast of harm instead of observed harm."""
+
+
 def _rank(cells: pd.DataFrame) -> pd.Series:
+    """Rank 1 = most harm: forecast harm when the table has it, else observed harm."""
+    keys = ["harm", "density", "_cell"]
+    if "expected_harm" in cells:
+        keys = ["expected_harm", *keys]
     order = cells.assign(_cell=cells.index).sort_values(
-        ["harm", "density", "_cell"], ascending=[False, False, True], kind="mergesort"
+        keys, ascending=[False] * (len(keys) - 1) + [True], kind="mergesort"
     )
     return pd.Series(np.arange(1, len(order) + 1), index=order.index).reindex(cells.index)
 
@@ -250,3 +258,17 @@ def assemble_cells(
 def detection_unit(geography: str) -> str:
     """Readable unit for a geography: ``LSOA``, ``ward``."""
     return "LSOA" if geography == "lsoa" else geography
+
+
+def use_forecast_rank(detection: Detection, expected_harm: pd.Series, *, sentence: str) -> None:
+    """Make ``rank`` follow expected harm and record why, in place.
+
+    The forecast is kept as ``expected_harm`` and the rank by observed harm as ``harm_rank``.
+    """
+    cells = detection.cells
+    cells["harm_rank"] = cells["rank"].to_numpy()
+    cells["expected_harm"] = (
+        expected_harm.reindex(cells["cell"].to_numpy()).fillna(0.0).to_numpy(dtype=np.float64)
+    )
+    cells["rank"] = _rank(cells).to_numpy()
+    detection.choices["rank"] = sentence

@@ -320,6 +320,7 @@ def render_detect_report(
         ),
         "trend_text": detection.choices.get("emerging", ""),
         "trust": trust_rows(detection),
+        "rank_text": detection.choices.get("rank", ""),
         "calibration_command": CALIBRATION_COMMAND,
         "police_generated": detection.choices.get("police_generated", ""),
         "methods": methods,

@@ -15,7 +15,14 @@ from hotspots.core import schema
 from hotspots.core.errors import InputError
 from hotspots.detect.areas import detect_area_hotspots
 from hotspots.detect.points import detect_hotspots
-from hotspots.detect.results import Detection, DetectOptions, borough_view, detection_unit
+from hotspots.detect.results import (
+    FORECAST_MIN_MONTHS,
+    Detection,
+    DetectOptions,
+    borough_view,
+    detection_unit,
+    use_forecast_rank,
+)
 from hotspots.harm.table import police_generated_choice
 from hotspots.ingest.area_counts import AreaCounts
 from hotspots.ingest.read import IngestSettings, Selection, read_incidents
@@ -339,6 +346,12 @@ def run_detect(
         )
     crime_types = detection.crime_types
     detection.choices["police_generated"] = leave_out.sentence
+    _forecast_rank(
+        detection,
+        store if incidents is None else incidents,
+        settings=settings,
+        options=options,
+    )
     detection.parameters["police_generated"] = {
         "left_out": list(leave_out.exclude),
         "marked_in_harm_table": sorted(settings.harm.police_generated),
@@ -501,3 +514,48 @@ def _write_borough_outputs(
                 render_detect_report(view, manifest=manifest, min_count=options.min_count)
             )
     return files
+
+
+def _forecast_rank(
+    detection: Detection, source: object, *, settings: IngestSettings, options: DetectOptions
+) -> None:
+    """Rank by a 6-month forecast of harm when there are 24 months of history, else say why not."""
+    from hotspots.aggregates.store import dataset_root, months_in_store
+    from hotspots.detect.forecast import forecast_cells
+
+    until = detection.period[1]
+    if isinstance(source, pd.DataFrame):
+        months = sorted(set(source[schema.MONTH].astype(str)))
+    else:
+        months = months_in_store(dataset_root(source))
+    history = [m for m in months if m <= until]
+    if len(history) < FORECAST_MIN_MONTHS:
+        detection.choices["rank"] = (
+            f"rank = observed harm over {detection.period[0]}..{until}; a forecast rank needs "
+            f"at least {FORECAST_MIN_MONTHS} months of history and the input has "
+            f"{len(history)} up to {until}"
+        )
+        return
+    forecast = forecast_cells(
+        source,
+        settings.layers.study,
+        until=until,
+        horizon=6,
+        crime_types=detection.crime_types,
+        seed=options.seed,
+        resolution=options.resolution,
+    )
+    expected = forecast.places.set_index("cell")["expected_harm"]
+    use_forecast_rank(
+        detection,
+        expected,
+        sentence=(
+            f"rank = forecast harm over {forecast.forecast_months[0]}.."
+            f"{forecast.forecast_months[1]} from {len(history)} months of history "
+            f"({forecast.history[0]}..{forecast.history[1]}), method {forecast.method}: "
+            f"{forecast.reason}; harm_rank keeps the rank by observed harm"
+        ),
+    )
+    described = forecast.describe()
+    described.pop("seconds", None)  # outputs stay byte-stable; times are in the manifest
+    detection.parameters["forecast"] = described
