@@ -216,3 +216,21 @@ def test_detect_on_met_lsoa_violence_counts(tmp_path):
     assert manifest["detect"]["period"] == ["2023-09", "2024-08"]
     html = (out / "report.html").read_text()
     assert "LSOAs" in html
+
+
+def test_detect_clusters_equal_find_clusters_on_the_rows():
+    """The one detect path (collapsed points) names and sizes clusters as the row method does."""
+    from hotspots import detect_hotspots, find_clusters, london_boroughs, read_incidents
+
+    incidents = read_incidents(DATA / "police_uk" / "city_of_london_street").incidents
+    detection = detect_hotspots(incidents, london_boroughs())
+    rows = find_clusters(
+        incidents[incidents["cell_id"].notna()],
+        eps_m=150.0,
+        min_harm=detection.parameters["clusters"].get("min_harm"),
+    )
+    columns = ["place", "borough", "incidents"]
+    pd.testing.assert_frame_equal(
+        detection.clusters[columns].reset_index(drop=True),
+        rows.polygons[columns].reset_index(drop=True),
+    )

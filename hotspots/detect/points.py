@@ -200,37 +200,6 @@ def _density(
     return series, choice, parameters
 
 
-def _weighted_heaviest(
-    cluster_of: np.ndarray,
-    codes: np.ndarray,
-    harm: np.ndarray,
-    count: np.ndarray,
-    *,
-    tie_rank: np.ndarray,
-    vagueness: np.ndarray | None = None,
-) -> dict[int, int]:
-    """``clusters._heaviest`` on stacks: harm and incidents summed per (cluster, code)."""
-    known = codes >= 0
-    table = pd.DataFrame(
-        {
-            "cluster": cluster_of[known],
-            "code": codes[known],
-            "sum": harm[known],
-            "size": count[known],
-        }
-    )
-    per = table.groupby(["cluster", "code"], sort=False)[["sum", "size"]].sum().reset_index()
-    code = per["code"].to_numpy()
-    per["vague"] = 0 if vagueness is None else vagueness[code]
-    per["tie"] = tie_rank[code]
-    per = per.sort_values(
-        ["cluster", "vague", "sum", "size", "tie"],
-        ascending=[True, True, False, False, True],
-        kind="stable",
-    ).drop_duplicates("cluster")
-    return dict(zip(per["cluster"].tolist(), per["code"].tolist(), strict=True))
-
-
 @dataclass(frozen=True)
 class _PointClusters:
     labels: np.ndarray  # per distinct point
@@ -336,9 +305,9 @@ def _clusters(
     inside = stack_label >= 0
     location_codes, names = pd.factorize(stacks[schema.LOCATION], sort=False)
     names = np.asarray(names, dtype=object)
-    best_place = _weighted_heaviest(
-        stack_label[inside],
+    best_place = cl.heaviest_code(
         location_codes[inside],
+        stack_label[inside],
         (stacks["count"].to_numpy(np.float64) * stacks["harm"].to_numpy(np.float64))[inside],
         stacks["count"].to_numpy(dtype=np.int64)[inside],
         tie_rank=cl._alphabetical_rank(names),
@@ -361,9 +330,9 @@ def _clusters(
     tie_rank = np.empty(len(pairs), dtype=np.int64)
     tie_rank[np.lexsort((name_of.astype(str), code_of.astype(str)))] = np.arange(len(pairs))
     in_points = labels >= 0
-    best_borough = _weighted_heaviest(
-        labels[in_points],
+    best_borough = cl.heaviest_code(
         pair_codes[in_points],
+        labels[in_points],
         stack.harm[in_points],
         stack.count[in_points],
         tie_rank=tie_rank,

@@ -686,7 +686,7 @@ def _heaviest_location(
     """Per cluster, the named location holding the most harm (see find_clusters)."""
     codes, uniques = pd.factorize(locations, sort=False)
     names = np.asarray(uniques, dtype=object)
-    best = _heaviest(
+    best = heaviest_code(
         codes[in_cluster],
         cluster_of,
         harm,
@@ -712,30 +712,39 @@ def _heaviest_borough(
     name_of = np.asarray(names, dtype=object)[np.maximum(pairs, 0) % max(len(names), 1)]
     tie_rank = np.empty(len(pairs), dtype=np.int64)
     tie_rank[np.lexsort((name_of.astype(str), code_of.astype(str)))] = np.arange(len(pairs))
-    best = _heaviest(pair_codes, cluster_of, harm, tie_rank=tie_rank)
+    best = heaviest_code(pair_codes, cluster_of, harm, tie_rank=tie_rank)
     return (
         {cluster: code_of[code] for cluster, code in best.items()},
         {cluster: name_of[code] for cluster, code in best.items()},
     )
 
 
-def _heaviest(
+def heaviest_code(
     codes: np.ndarray,
     cluster_of: np.ndarray,
     harm: np.ndarray,
+    count: np.ndarray | None = None,
     *,
     tie_rank: np.ndarray,
     vagueness: np.ndarray | None = None,
 ) -> dict[int, int]:
     """Per cluster, the code holding the most harm (ties: more incidents, then tie_rank).
 
-    Codes below 0 (missing values) never win. With ``vagueness``, a less vague code wins
-    whatever its harm.
+    Each row is an incident, or a stack of ``count`` incidents at one map point with their
+    summed ``harm``. Codes below 0 (missing values) never win. With ``vagueness``, a less
+    vague code wins whatever its harm.
     """
     known = codes >= 0
-    table = pd.DataFrame({"cluster": cluster_of[known], "code": codes[known], "harm": harm[known]})
-    per = table.groupby(["cluster", "code"], sort=False)["harm"].agg(["sum", "size"])
-    per = per.reset_index()
+    size = np.ones(len(codes), dtype=np.int64) if count is None else np.asarray(count)
+    table = pd.DataFrame(
+        {
+            "cluster": cluster_of[known],
+            "code": codes[known],
+            "sum": harm[known],
+            "size": size[known],
+        }
+    )
+    per = table.groupby(["cluster", "code"], sort=False)[["sum", "size"]].sum().reset_index()
     code = per["code"].to_numpy()
     per["vague"] = 0 if vagueness is None else vagueness[code]
     per["tie"] = tie_rank[code]
