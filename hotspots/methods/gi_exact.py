@@ -17,6 +17,15 @@ a harm sum carries about a sixth of the information of the counts with the Cambr
 weights (per-incident CV 2.4 for London violence). So significance is decided on counts
 and harm ranks the places; ``tests/test_calibration.py`` measures the false-positive rate.
 
+Alternatives measured on the same nulls (40 London maps each) before choosing this one:
+the normal approximation on counts (12/40 maps with false hot cells at 50,000 incidents,
+40/40 at 5,000) and on square-root, Anscombe or log harm (each fails on some null; log
+harm gives false cold spots); 999 permutations per cell (calibrated but can never reject
+after Benjamini-Hochberg over 17,000 cells: the p floor is 0.002); Poisson and Kulldorff
+k-ring scan tests (false hot cells in 40/40 overdispersed maps); a negative-binomial count
+test (fails on Poisson-lognormal and zero-inflated counts). Every calibrated test on harm
+found a planted 3x cluster in at most 2 of 20 maps; this test finds it in 20 of 20.
+
 Unexposed cells are structural zeros: they are left out of the null and of every
 neighbourhood sum, and they can never be cold (their ``p_cold`` is NaN).
 """
