@@ -73,6 +73,7 @@ def test_detect_maps_render_offline_with_every_method_layer(detect_output):
     assert seen["errors"] == [] and seen["failed"] == []
     assert seen["layers"] == [
         "Harm per H3 cell",
+        "Forecast harm, next 6 months",  # 24 months of history in the store
         "Kernel density of harm",
         "Getis-Ord Gi* hot and cold spots",
         "Emerging hot spot trends",

@@ -604,6 +604,28 @@ def draw_hotspot_map(
     shared.layer(name=f"Harm per {unit}", classes=classes, colours=colours).add_to(fmap)
     legends.append(Legend(f"Harm per {unit} ({period})", rows, layer=f"Harm per {unit}"))
 
+    if "expected_harm" in cells and cells["expected_harm"].gt(0).any():
+        # a forecast can reveal the counts it was made from: the same disclosure control
+        forecast_label = "Forecast harm, next 6 months"
+        classes, colours, rows = disclosed_classes(
+            cells["expected_harm"],
+            cells["incidents"],
+            min_count=min_count,
+            colours=HARM_COLOURS,
+            unit="days",
+        )
+        shared.layer(name=forecast_label, classes=classes, colours=colours, show=False).add_to(
+            fmap
+        )
+        legends.append(
+            Legend(
+                f"{forecast_label} (what 'rank' follows)",
+                rows,
+                layer=forecast_label,
+                shown=False,
+            )
+        )
+
     if "density" in cells and cells["density"].gt(0).any():
         breaks = class_breaks(cells["density"].fillna(0))
         shared.layer(
