@@ -8,7 +8,6 @@ import click
 from rich.table import Table
 
 from hotspots.cli.options import console, ingest_options, settings_from_options
-from hotspots.detect.results import DetectOptions
 
 
 @click.command(name="task")
@@ -180,7 +179,7 @@ def task(
         bases=bases,
         overwrite=overwrite,
         title=title,
-        detect_options=DetectOptions(
+        detect_options=_detect_options(
             resolution=settings.resolution, include_police_generated=include_police_generated
         ),
     )
@@ -236,3 +235,10 @@ def print_task_summary(result, seconds: float) -> None:  # type: ignore[no-untyp
             )
     for name, path in result.files.items():
         console.print(f"{name}: {path}")
+
+
+def _detect_options(**options: object) -> object:
+    """DetectOptions, imported when the command runs (``--help`` stays fast)."""
+    from hotspots.detect.results import DetectOptions
+
+    return DetectOptions(**options)  # type: ignore[arg-type]

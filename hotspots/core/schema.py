@@ -27,10 +27,12 @@ column             dtype                    notes
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hotspots.core.errors import SchemaError
+
+if TYPE_CHECKING:  # pandas is imported where frames are made; the CLI starts without it
+    import pandas as pd
 
 WORKING_CRS = "EPSG:27700"
 """British National Grid: projected, metres. All distances and areas use it."""
