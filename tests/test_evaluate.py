@@ -24,7 +24,9 @@ from hotspots.evaluate.backtest import (
     METRICS,
     backtest,
 )
-from hotspots.evaluate.metrics import (
+from hotspots.evaluate.origins import plan_origins
+from hotspots.evaluate.verdicts import summarise
+from hotspots.methods.metrics import (
     flag_top_area,
     hit_rate,
     pai,
@@ -35,8 +37,6 @@ from hotspots.evaluate.metrics import (
     rri_levine,
     tie_break_order,
 )
-from hotspots.evaluate.origins import plan_origins
-from hotspots.evaluate.verdicts import summarise
 from hotspots.runs.evaluate import run_evaluate
 
 # --- metrics on ten cells -------------------------------------------------------------

@@ -66,9 +66,9 @@ import pandas as pd
 
 from hotspots.core import schema
 from hotspots.core.errors import InputError, SchemaError
-from hotspots.evaluate.metrics import _oracle_order, _prefix_length, _ratio, rank_cells
 from hotspots.evaluate.origins import Origin, check_months_present
 from hotspots.geo.geocode import Areas
+from hotspots.methods.metrics import oracle_order, prefix_length, rank_cells, safe_ratio
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -291,7 +291,7 @@ def _selection_block(
     total_area = float(areas.sum())
     cum_area = np.cumsum(areas[order])
     coverage_out, measure_out, metric_out, value_out = [], [], [], []
-    lengths = [_prefix_length(cum_area, pct / 100.0 * total_area) for pct in coverage_pct]
+    lengths = [prefix_length(cum_area, pct / 100.0 * total_area) for pct in coverage_pct]
     cums = {}
     for measure in MEASURES:
         test = window.test[measure][group.cells]
@@ -308,17 +308,19 @@ def _selection_block(
             cum_test, cum_train, total_test, total_train = cums[measure]
             n = float(cum_test[k - 1]) if k else 0.0
             n1 = float(cum_train[k - 1]) if k else 0.0
-            hit = _ratio(n, total_test)
-            pai_value = _ratio(hit, area_share)
-            rri_lev = _ratio(_ratio(n, n1), _ratio(total_test, total_train))
-            rri_fc = _ratio(n1 * forecast_factor, n)
+            hit = safe_ratio(n, total_test)
+            pai_value = safe_ratio(hit, area_share)
+            rri_lev = safe_ratio(safe_ratio(n, n1), safe_ratio(total_test, total_train))
+            rri_fc = safe_ratio(n1 * forecast_factor, n)
             best_cum_area, best_cum_test, sorted_cum = oracle[measure]
-            k_best = _prefix_length(best_cum_area, flagged_area)
+            k_best = prefix_length(best_cum_area, flagged_area)
             best_n = float(best_cum_test[k_best - 1]) if k_best else 0.0
             best_area = float(best_cum_area[k_best - 1]) if k_best else 0.0
-            best_pai = _ratio(_ratio(best_n, total_test), _ratio(best_area, total_area))
-            pei_value = _ratio(pai_value, best_pai)
-            pei_star_value = _ratio(n, float(sorted_cum[k - 1]) if k else 0.0)
+            best_pai = safe_ratio(
+                safe_ratio(best_n, total_test), safe_ratio(best_area, total_area)
+            )
+            pei_value = safe_ratio(pai_value, best_pai)
+            pei_star_value = safe_ratio(n, float(sorted_cum[k - 1]) if k else 0.0)
             coverage_out += [pct] * len(METRICS)
             measure_out += [measure] * len(METRICS)
             metric_out += list(METRICS)
@@ -338,7 +340,7 @@ def _oracle(
     out = {}
     for measure in MEASURES:
         test = window.test[measure][group.cells]
-        order = _oracle_order(test, group.area)
+        order = oracle_order(test, group.area)
         out[measure] = (
             np.cumsum(group.area[order]),
             np.cumsum(test[order]),

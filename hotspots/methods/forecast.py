@@ -5,10 +5,8 @@ oldest month first, only months before the forecast origin) plus fixed place dat
 (neighbour matrix, areas, group codes). It returns the expected total per place over the
 next ``horizon`` months. Places are then ranked by that expectation (or by expectation
 per km², see ``rank_by``), the top places covering a share of the study *area* are
-flagged, and flags are scored with the project's PAI and PEI. The scoring here is a
-private copy of the definitions in :mod:`hotspots.evaluate.metrics` (``methods`` comes
-before ``evaluate`` in the stage order, so it may not import them; a test checks that the
-two agree).
+flagged, and flags are scored with the project's PAI and PEI
+(:func:`hotspots.methods.metrics.score_order`, the same definitions as ``evaluate``).
 
 Methods (:data:`METHODS`):
 
@@ -67,106 +65,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from hotspots.core.errors import InputError
-
-# --- scoring along a ranking (a private copy of hotspots.evaluate.metrics) -------
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator > 0 else float("nan")
-
-
-def _prefix_length(cumulative_area: np.ndarray, target: float) -> int:
-    """Count the leading cells whose total area is closest to ``target`` (ties: fewer)."""
-    j = int(np.searchsorted(cumulative_area, target, side="left"))
-    if j >= len(cumulative_area):
-        return len(cumulative_area)
-    over = cumulative_area[j] - target
-    under = target - (cumulative_area[j - 1] if j > 0 else 0.0)
-    return j + 1 if over < under else j
-
-
-def _oracle_order(observed: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Return the cells by observed density, highest first (ties by position)."""
-    density = np.divide(observed, area, out=np.zeros_like(observed), where=area > 0)
-    return np.argsort(-density, kind="stable")
-
-
-@dataclass(frozen=True)
-class Oracle:
-    """Cumulative sums of the perfect selection for one target (for PEI)."""
-
-    cum_area: np.ndarray
-    cum_value: np.ndarray
-    total_value: float
-    total_area: float
-
-
-def make_oracle(observed: np.ndarray, area: np.ndarray) -> Oracle:
-    """Precompute the perfect (observed-density) ordering of one test target."""
-    observed = np.asarray(observed, dtype=np.float64)
-    order = _oracle_order(observed, area)
-    return Oracle(
-        np.cumsum(area[order]),
-        np.cumsum(observed[order]),
-        float(observed.sum()),
-        float(area.sum()),
-    )
-
-
-def score_order(
-    order: np.ndarray,
-    observed: np.ndarray,
-    area: np.ndarray,
-    shares: Sequence[float],
-    oracle: Oracle | None = None,
-) -> dict[str, np.ndarray]:
-    """PAI, PEI and hit rate of a ranking at several area shares (cumulative sums).
-
-    Equal to ``hotspots.evaluate.metrics.pai`` / ``pei`` on the flags of its
-    ``flag_top_area`` (a test checks this).
-
-    Parameters
-    ----------
-    order
-        Places, best first.
-    observed
-        Test total per place.
-    area
-        Area per place.
-    shares
-        Area shares in (0, 1].
-    oracle
-        From :func:`make_oracle` for ``observed`` (computed when ``None``).
-
-    Returns
-    -------
-    dict
-        ``pai``, ``pei``, ``hit_rate``, ``area_share`` arrays, one value per share.
-    """
-    observed = np.asarray(observed, dtype=np.float64)
-    oracle = oracle or make_oracle(observed, area)
-    cum_area = np.cumsum(area[order])
-    cum_obs = np.cumsum(observed[order])
-    out = {k: np.empty(len(shares)) for k in ("pai", "pei", "hit_rate", "area_share")}
-    for i, s in enumerate(shares):
-        k = _prefix_length(cum_area, s * oracle.total_area)
-        a = float(cum_area[k - 1]) if k else 0.0
-        n = float(cum_obs[k - 1]) if k else 0.0
-        share = a / oracle.total_area
-        hit = _ratio(n, oracle.total_value)
-        p = _ratio(hit, share)
-        kb = _prefix_length(oracle.cum_area, a)
-        nb = float(oracle.cum_value[kb - 1]) if kb else 0.0
-        ab = float(oracle.cum_area[kb - 1]) if kb else 0.0
-        best = _ratio(_ratio(nb, oracle.total_value), _ratio(ab, oracle.total_area))
-        out["pai"][i], out["pei"][i], out["hit_rate"][i], out["area_share"][i] = (
-            p,
-            _ratio(p, best),
-            hit,
-            share,
-        )
-    return out
-
 
 # --- context: fixed place data ---------------------------------------------------------
 
@@ -273,7 +171,7 @@ def make_context(
 def rank_forecast(expected: np.ndarray, ctx: Context) -> np.ndarray:
     """Places best first: by expected value (or per km²), ties in the seeded order.
 
-    Same order as ``hotspots.evaluate.metrics.rank_cells(key, tie_break=ctx.priority)``;
+    Same order as ``hotspots.methods.metrics.rank_cells(key, tie_break=ctx.priority)``;
     NaN ranks last.
     """
     key = np.asarray(expected, dtype=np.float64)

@@ -36,11 +36,10 @@ from hotspots.methods.forecast import (
     m_counts,
     m_ewma,
     make_context,
-    make_oracle,
     rank_forecast,
     ring_mean,
-    score_order,
 )
+from hotspots.methods.metrics import make_oracle, score_order
 
 
 @dataclass

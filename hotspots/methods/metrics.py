@@ -1,12 +1,14 @@
 """Scores of a flagged set of cells, ranking with seeded tie-breaks, flagging to an area share.
 
 Hit rate, PAI, RRI (Levine; forecast/observed), PEI and PEI*; cells are flagged in rank
-order to an exact share of the study area.
-
+order to an exact share of the study area. They live with the methods because the
+forecast's inner backtest scores with them as ``evaluate`` does (one definition for both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,7 +44,8 @@ def _vectors(flagged: object, *arrays: object) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def _ratio(numerator: float, denominator: float) -> float:
+def safe_ratio(numerator: float, denominator: float) -> float:
+    """Return ``numerator / denominator``, NaN when the denominator is not positive."""
     return float(numerator / denominator) if denominator > 0 else float("nan")
 
 
@@ -62,7 +65,7 @@ def hit_rate(flagged: np.ndarray, observed: np.ndarray) -> float:
         ``n / N`` in [0, 1]; NaN when nothing was observed.
     """
     mask, values = _vectors(flagged, observed)
-    return _ratio(values[mask].sum(), values.sum())
+    return safe_ratio(values[mask].sum(), values.sum())
 
 
 def pai(flagged: np.ndarray, observed: np.ndarray, area: np.ndarray) -> float:
@@ -88,8 +91,8 @@ def pai(flagged: np.ndarray, observed: np.ndarray, area: np.ndarray) -> float:
         NaN when nothing was observed or nothing was flagged.
     """
     mask, values, areas = _vectors(flagged, observed, area)
-    share = _ratio(areas[mask].sum(), areas.sum())
-    return _ratio(_ratio(values[mask].sum(), values.sum()), share)
+    share = safe_ratio(areas[mask].sum(), areas.sum())
+    return safe_ratio(safe_ratio(values[mask].sum(), values.sum()), share)
 
 
 def rri_levine(flagged: np.ndarray, observed: np.ndarray, train: np.ndarray) -> float:
@@ -119,7 +122,9 @@ def rri_levine(flagged: np.ndarray, observed: np.ndarray, train: np.ndarray) -> 
         observed at all).
     """
     mask, test, past = _vectors(flagged, observed, train)
-    return _ratio(_ratio(test[mask].sum(), past[mask].sum()), _ratio(test.sum(), past.sum()))
+    return safe_ratio(
+        safe_ratio(test[mask].sum(), past[mask].sum()), safe_ratio(test.sum(), past.sum())
+    )
 
 
 def rri_forecast(flagged: np.ndarray, observed: np.ndarray, forecast: np.ndarray) -> float:
@@ -149,10 +154,10 @@ def rri_forecast(flagged: np.ndarray, observed: np.ndarray, forecast: np.ndarray
         NaN when no incident was observed in the flagged cells.
     """
     mask, test, predicted = _vectors(flagged, observed, forecast)
-    return _ratio(predicted[mask].sum(), test[mask].sum())
+    return safe_ratio(predicted[mask].sum(), test[mask].sum())
 
 
-def _prefix_length(cumulative_area: np.ndarray, target: float) -> int:
+def prefix_length(cumulative_area: np.ndarray, target: float) -> int:
     """Count the leading cells whose total area is closest to ``target`` (ties: fewer)."""
     j = int(np.searchsorted(cumulative_area, target, side="left"))
     if j >= len(cumulative_area):
@@ -162,7 +167,7 @@ def _prefix_length(cumulative_area: np.ndarray, target: float) -> int:
     return j + 1 if over < under else j
 
 
-def _oracle_order(observed: np.ndarray, area: np.ndarray) -> np.ndarray:
+def oracle_order(observed: np.ndarray, area: np.ndarray) -> np.ndarray:
     """Return the cells by observed density, highest first (ties by position)."""
     density = np.divide(observed, area, out=np.zeros_like(observed), where=area > 0)
     return np.argsort(-density, kind="stable")
@@ -193,12 +198,12 @@ def pei(flagged: np.ndarray, observed: np.ndarray, area: np.ndarray) -> float:
         NaN when nothing was observed or nothing was flagged.
     """
     mask, values, areas = _vectors(flagged, observed, area)
-    order = _oracle_order(values, areas)
+    order = oracle_order(values, areas)
     cumulative = np.cumsum(areas[order])
-    k = _prefix_length(cumulative, float(areas[mask].sum()))
+    k = prefix_length(cumulative, float(areas[mask].sum()))
     best = np.zeros_like(mask)
     best[order[:k]] = True
-    return _ratio(pai(mask, values, areas), pai(best, values, areas))
+    return safe_ratio(pai(mask, values, areas), pai(best, values, areas))
 
 
 def pei_star(flagged: np.ndarray, observed: np.ndarray) -> float:
@@ -226,7 +231,7 @@ def pei_star(flagged: np.ndarray, observed: np.ndarray) -> float:
     mask, values = _vectors(flagged, observed)
     k = int(mask.sum())
     best = np.sort(values)[::-1][:k].sum()
-    return _ratio(values[mask].sum(), best)
+    return safe_ratio(values[mask].sum(), best)
 
 
 def tie_break_order(n_cells: int, *, seed: int | None) -> np.ndarray:
@@ -298,7 +303,87 @@ def flag_top_area(order: np.ndarray, area: np.ndarray, *, share: float) -> np.nd
     ranked = np.asarray(order)
     if sorted(ranked.tolist()) != list(range(len(areas))):
         raise SchemaError("order must list every cell position exactly once (see rank_cells).")
-    k = _prefix_length(np.cumsum(areas[ranked]), share * float(areas.sum()))
+    k = prefix_length(np.cumsum(areas[ranked]), share * float(areas.sum()))
     flagged = np.zeros(len(areas), dtype=bool)
     flagged[ranked[:k]] = True
     return flagged
+
+
+# --- every share at once along one ranking (inner backtests) -----------------------------
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """Cumulative sums of the perfect selection for one target (for PEI)."""
+
+    cum_area: np.ndarray
+    cum_value: np.ndarray
+    total_value: float
+    total_area: float
+
+
+def make_oracle(observed: np.ndarray, area: np.ndarray) -> Oracle:
+    """Precompute the perfect (observed-density) ordering of one test target."""
+    observed = np.asarray(observed, dtype=np.float64)
+    order = oracle_order(observed, area)
+    return Oracle(
+        np.cumsum(area[order]),
+        np.cumsum(observed[order]),
+        float(observed.sum()),
+        float(area.sum()),
+    )
+
+
+def score_order(
+    order: np.ndarray,
+    observed: np.ndarray,
+    area: np.ndarray,
+    shares: Sequence[float],
+    oracle: Oracle | None = None,
+) -> dict[str, np.ndarray]:
+    """PAI, PEI and hit rate of a ranking at several area shares (cumulative sums).
+
+    Equal to :func:`pai` / :func:`pei` on the flags of :func:`flag_top_area`, in one pass
+    over cumulative sums for every share (a test checks this).
+
+    Parameters
+    ----------
+    order
+        Places, best first.
+    observed
+        Test total per place.
+    area
+        Area per place.
+    shares
+        Area shares in (0, 1].
+    oracle
+        From :func:`make_oracle` for ``observed`` (computed when ``None``).
+
+    Returns
+    -------
+    dict
+        ``pai``, ``pei``, ``hit_rate``, ``area_share`` arrays, one value per share.
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    oracle = oracle or make_oracle(observed, area)
+    cum_area = np.cumsum(area[order])
+    cum_obs = np.cumsum(observed[order])
+    out = {k: np.empty(len(shares)) for k in ("pai", "pei", "hit_rate", "area_share")}
+    for i, s in enumerate(shares):
+        k = prefix_length(cum_area, s * oracle.total_area)
+        a = float(cum_area[k - 1]) if k else 0.0
+        n = float(cum_obs[k - 1]) if k else 0.0
+        share = a / oracle.total_area
+        hit = safe_ratio(n, oracle.total_value)
+        p = safe_ratio(hit, share)
+        kb = prefix_length(oracle.cum_area, a)
+        nb = float(oracle.cum_value[kb - 1]) if kb else 0.0
+        ab = float(oracle.cum_area[kb - 1]) if kb else 0.0
+        best = safe_ratio(safe_ratio(nb, oracle.total_value), safe_ratio(ab, oracle.total_area))
+        out["pai"][i], out["pei"][i], out["hit_rate"][i], out["area_share"][i] = (
+            p,
+            safe_ratio(p, best),
+            hit,
+            share,
+        )
+    return out
