@@ -31,6 +31,8 @@ import scipy.sparse as sp
 from scipy.special import ndtr
 
 from hotspots.core.errors import SchemaError
+from hotspots.methods.gi import benjamini_hochberg
+from hotspots.methods.gi_exact import sum_tails
 
 MIN_SLICES = 10
 """ArcGIS Emerging Hot Spot Analysis needs at least ten time-step intervals."""
@@ -90,30 +92,14 @@ def bh_adjust(p: np.ndarray, axis: int | None = None) -> np.ndarray:
     """
     p = np.asarray(p, dtype=np.float64)
     if axis is None:
-        return _bh_flat(p.ravel()).reshape(p.shape)
+        return benjamini_hochberg(p.ravel()).reshape(p.shape)
     moved = np.moveaxis(p, axis, -1)
     out = np.empty_like(moved)
     flat_in = moved.reshape(-1, moved.shape[-1])
     flat_out = out.reshape(-1, moved.shape[-1])
     for row in range(flat_in.shape[0]):
-        flat_out[row] = _bh_flat(flat_in[row])
+        flat_out[row] = benjamini_hochberg(flat_in[row])
     return np.moveaxis(out, -1, axis)
-
-
-def _bh_flat(p: np.ndarray) -> np.ndarray:
-    out = np.full(p.shape, np.nan)
-    tested = ~np.isnan(p)
-    q = p[tested]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")
-    scaled = q[order] * m / np.arange(1, m + 1)
-    scaled = np.minimum.accumulate(scaled[::-1])[::-1]
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(scaled, 1.0)
-    out[tested] = adjusted
-    return out
 
 
 # --- space-time Gi* ----------------------------------------------------------------------
@@ -319,27 +305,15 @@ def _exact_p(
         pmf1 = counts / counts.sum()
         sub_w = np.round(weight[rows]).astype(np.int64)
         sub_s = np.round(window[rows]).astype(np.int64) - sub_w * lo  # shifted to >= 0
-        needed = np.unique(sub_w)
-        top = int(needed.max())
+        top = int(sub_w.max())
         if top * (len(pmf1) - 1) > max_support:
             raise SchemaError(
                 f"the exact distribution would need {top * (len(pmf1) - 1):,} points "
                 f"(W={top}, value range {len(pmf1) - 1}); use p_method='normal'."
             )
-        out = np.ones(sub_s.shape)
-        conv = np.array([1.0])
-        for k in range(1, top + 1):
-            conv = np.convolve(conv, pmf1)
-            if k not in needed:
-                continue
-            conv = np.maximum(conv, 0.0)
-            upper = np.cumsum(conv[::-1])[::-1]  # P(S >= s), summed from the small end
-            lower = np.cumsum(conv)  # P(S <= s)
-            mask = sub_w == k
-            s = np.clip(sub_s[mask], 0, len(conv) - 1)
-            half = 0.5 * conv[s] if mid_p else 0.0
-            out[mask] = np.minimum(1.0, 2.0 * np.minimum(upper[s] - half, lower[s] - half))
-        p[rows] = out
+        upper, lower, point = sum_tails(pmf1, sub_w, sub_s)
+        half = 0.5 * point if mid_p else 0.0
+        p[rows] = np.minimum(1.0, 2.0 * np.minimum(upper - half, lower - half))
     return p
 
 

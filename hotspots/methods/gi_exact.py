@@ -111,27 +111,45 @@ def exact_tails(
     reference = y[columns]
     sums = np.rint(within @ reference.astype(np.float64)).astype(np.int64)
     z = _z(reference, sums, card)
-    p_hot = np.ones(n)
-    p_cold = np.ones(n)
-    k_max = int(card.max(initial=0))
-    top = int(reference.max(initial=0))
-    if top > 0 and k_max > 0:
-        pmf = np.bincount(reference, minlength=top + 1) / len(reference)
-        length = next_fast_len(k_max * top + 1, real=True)
-        spectrum = rfft(pmf, length)
-        for k in np.unique(card[card > 0]):
-            dist = irfft(spectrum**k, length)[: k * top + 1]
-            np.maximum(dist, 0.0, out=dist)
-            dist /= dist.sum()
-            rows = card == k
-            observed = sums[rows]
-            upper = np.cumsum(dist[::-1])[::-1]  # upper[s] = P(S >= s)
-            p_hot[rows] = np.minimum(upper[observed], 1.0)
-            p_cold[rows] = np.minimum(np.cumsum(dist)[observed], 1.0)
+    pmf = np.bincount(reference, minlength=1) / max(len(reference), 1)
+    p_hot, p_cold, _ = sum_tails(pmf, card, sums)
     tested = card > 0
     p_hot = np.where(tested, p_hot, np.nan)
     p_cold = np.where(tested & exposed, p_cold, np.nan)
     return ExactTails(z=z, p_hot=p_hot, p_cold=p_cold, exposed=exposed, tested=tested)
+
+
+def sum_tails(
+    pmf: np.ndarray, sizes: np.ndarray, sums: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact tails of sums of i.i.d. draws: ``P(S >= s)``, ``P(S <= s)`` and ``P(S = s)``.
+
+    ``S`` is the sum of ``sizes[i]`` draws from ``pmf`` (probabilities of 0, 1, 2, ...),
+    its distribution the ``k``-fold convolution, computed by FFT once per distinct size.
+    A size of 0 (nothing to draw) gives 1 for all three. Shared by Gi* on cells and the
+    space-time Gi* of emerging hot spots.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    sums = np.asarray(sums, dtype=np.int64)
+    upper = np.ones(sums.shape)
+    lower = np.ones(sums.shape)
+    point = np.ones(sums.shape)
+    top = len(pmf) - 1
+    k_max = int(sizes.max(initial=0))
+    if top <= 0 or k_max <= 0:
+        return upper, lower, point
+    length = next_fast_len(k_max * top + 1, real=True)
+    spectrum = rfft(pmf, length)
+    for k in np.unique(sizes[sizes > 0]):
+        dist = irfft(spectrum**k, length)[: k * top + 1]
+        np.maximum(dist, 0.0, out=dist)
+        dist /= dist.sum()
+        rows = sizes == k
+        observed = np.clip(sums[rows], 0, len(dist) - 1)
+        upper[rows] = np.minimum(np.cumsum(dist[::-1])[::-1][observed], 1.0)
+        lower[rows] = np.minimum(np.cumsum(dist)[observed], 1.0)
+        point[rows] = dist[observed]
+    return upper, lower, point
 
 
 def _z(reference: np.ndarray, sums: np.ndarray, card: np.ndarray) -> np.ndarray:
