@@ -14,9 +14,11 @@ perfect ranking there).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,10 +273,7 @@ def forecast_cells(
     first = _month_ordinal(first_label)
     months = [str(p) for p in pd.period_range(first_label, last, freq="M")]
     row = bins["month"].to_numpy(np.int64) - first
-    counts = np.zeros((len(months), len(grid)))
-    harm = np.zeros((len(months), len(grid)))
-    np.add.at(counts, (row, where), bins["count"].to_numpy(np.float64))
-    np.add.at(harm, (row, where), bins["harm"].to_numpy(np.float64))
+    counts, harm = _history(row, where, bins, shape=(len(months), len(grid)))
     neighbours = h3_neighbours(grid.index, k=1)
     expected_counts, expected_harm, rank, result, fallback = _forecast_pair(
         counts,
@@ -318,17 +317,8 @@ def forecast_cells(
             f"(seed {seed}); expected_incidents uses the method chosen on harm"
         ),
     }
-    return Forecast(
-        places=places,
-        method=result.method,
-        params=dict(result.params),
-        reason=fallback or result.reason,
-        history=(months[0], months[-1]),
-        forecast_months=(str(last + 1), str(last + horizon)),
-        horizon=horizon,
-        choices=choices,
-        inner_scores=result.inner_scores,
-        seconds=time.perf_counter() - start,
+    return _forecast(
+        places, result, fallback, months=months, horizon=horizon, choices=choices, start=start
     )
 
 
@@ -425,10 +415,7 @@ def forecast_areas(
         first_label
     )
     col = codes.get_indexer(table["area_code"])
-    counts_m = np.zeros((len(months), len(codes)))
-    harm_m = np.zeros((len(months), len(codes)))
-    np.add.at(counts_m, (row, col), table["count"].to_numpy(np.float64))
-    np.add.at(harm_m, (row, col), table["harm"].to_numpy(np.float64))
+    counts_m, harm_m = _history(row, col, table, shape=(len(months), len(codes)))
     expected_counts, expected_harm, rank, result, fallback = _forecast_pair(
         counts_m,
         harm_m,
@@ -463,6 +450,34 @@ def forecast_areas(
             + f" over the horizon; ties in a seeded random order (seed {seed})"
         ),
     }
+    return _forecast(
+        places, result, fallback, months=months, horizon=horizon, choices=choices, start=start
+    )
+
+
+def _history(
+    row: np.ndarray, col: np.ndarray, sums: pd.DataFrame, *, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Months x places matrices of counts and harm from (month row, place column) sums."""
+    counts = np.zeros(shape)
+    harm = np.zeros(shape)
+    np.add.at(counts, (row, col), sums["count"].to_numpy(np.float64))
+    np.add.at(harm, (row, col), sums["harm"].to_numpy(np.float64))
+    return counts, harm
+
+
+def _forecast(
+    places: pd.DataFrame,
+    result: Any,
+    fallback: str | None,
+    *,
+    months: list[str],
+    horizon: int,
+    choices: dict[str, str],
+    start: float,
+) -> Forecast:
+    """Bundle the places and the choice made into a :class:`Forecast`."""
+    last = pd.Period(months[-1], freq="M")
     return Forecast(
         places=places,
         method=result.method,
