@@ -33,7 +33,7 @@ def demo(out_dir: str, resolution: int) -> None:
     total = sum(s.size_bytes for s in find_sources(demo_inputs()))
     with progress_bar(total, "demo: ingest") as update:
         result = run_demo(out_dir, resolution=resolution, on_progress=update)
-    print_ingest_summary(result.ingest, result.seconds)
+    print_ingest_summary(result.ingest, result.ingest_seconds)
     for step in result.steps:
         console.print(f"[bold]{step.name}[/] ({step.seconds:.1f} s)")
         for line in step.lines:
