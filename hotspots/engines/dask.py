@@ -128,7 +128,9 @@ def map_on_dask(
     ``shared`` is sent to every worker once (broadcast), not once per task.
     """
     with connect(scheduler) as client:
-        sent = client.scatter(shared, broadcast=True) if shared is not None else None
+        # a fresh key per call: with the default hashed key, a second run scattering equal
+        # settings can race the release of the first run's copy ("lost dependencies")
+        sent = client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         futures = [
             client.submit(func, item, sent, *args, i, pure=False) for i, item in enumerate(items)
         ]
